@@ -1,0 +1,46 @@
+'use strict';
+const swaggerPluginOptions = require('./nest-cli.json').compilerOptions.plugins.find(
+  (p) => p.name === '@nestjs/swagger',
+).options;
+
+const transform = {
+  '^.+\\.ts$': [
+    'ts-jest',
+    {
+      tsconfig: 'tsconfig.json',
+      useESM: true,
+      astTransformers: {
+        before: [{ path: '<rootDir>/test/support/swagger-transformer.js', options: swaggerPluginOptions }],
+      },
+    },
+  ],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      rootDir: '.',
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/scripts/**/*.spec.ts'],
+      moduleFileExtensions: ['ts', 'js', 'json'],
+      extensionsToTreatAsEsm: ['.ts'],
+      modulePathIgnorePatterns: ['<rootDir>/dist/'],
+      transform,
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      moduleFileExtensions: ['ts', 'js', 'json'],
+      extensionsToTreatAsEsm: ['.ts'],
+      modulePathIgnorePatterns: ['<rootDir>/dist/'],
+      transform,
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
+      testTimeout: 60000,
+    },
+  ],
+};

@@ -1,0 +1,27 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AuditModule } from './audit/audit.module';
+import { AppConfigModule } from './config/config.module';
+import type { Settings } from './config/settings';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { OpalModule } from './modules/opal/opal.module';
+import { RootController } from './root.controller';
+
+@Module({})
+export class AppModule {
+  static register(settings: Settings): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(settings),
+        MetricsModule,
+        DatabaseModule,
+        AuditModule,
+        HealthModule,
+        OpalModule,
+      ],
+      controllers: [RootController],
+    };
+  }
+}

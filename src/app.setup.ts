@@ -1,0 +1,49 @@
+import { Logger, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { BodyProblemInterceptor } from './common/body-problem.interceptor';
+import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
+import { JsonLogger } from './common/json-logger';
+import { registerSecrets } from './common/redact';
+import { createValidationPipe } from './common/validation';
+import { AppConfig } from './config/app-config';
+import { secretValuesOf } from './config/settings';
+import { MetricsService } from './metrics/metrics.service';
+import { setupOpenApi } from './openapi';
+
+/** Options for NestFactory.create and for the e2e tests' app: body parsing is done by configureApp. */
+export function appOptions(debug: boolean, write?: (line: string) => void): NestApplicationOptions {
+  return { bodyParser: false, logger: new JsonLogger({ debug, write }) };
+}
+
+/** Everything main.ts and the e2e tests share: middleware, pipes, filter, OpenAPI, shutdown hooks. */
+export function configureApp(app: INestApplication): INestApplication {
+  const express = app as NestExpressApplication;
+  const config = app.get(AppConfig);
+  registerSecrets(secretValuesOf(config));
+
+  express.disable('x-powered-by');
+  express.set('trust proxy', config.trustProxy);
+  express.use(helmet());
+  express.enableCors({
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    exposedHeaders: ['X-Correlation-ID', 'Retry-After', 'Idempotent-Replayed'],
+  });
+  express.use(requestContextMiddleware(app.get(MetricsService)));
+  express.use(...bodyMiddlewares());
+  express.use(expressErrorHandler());
+
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalInterceptors(new BodyProblemInterceptor());
+  setupOpenApi(app);
+  app.enableShutdownHooks();
+
+  if (config.operatorApiKeys.length === 0 && !config.isProduction) {
+    new Logger('Security').warn(
+      'OPERATOR_API_KEYS is not set: operator routes are open (allowed outside production only)',
+    );
+  }
+  return app;
+}

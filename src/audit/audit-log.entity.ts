@@ -1,0 +1,35 @@
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+/** Security- and operations-relevant actions: failed authentications, replays, cleanups, configuration tests. */
+@Entity({ name: 'audit_log' })
+@Check('chk_audit_log_action', `"action" IN ('auth_failure','replay','cleanup','config_test')`)
+@Index('idx_audit_log_action_time', ['action', 'occurredAt'])
+export class AuditLogEntity {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  id: string;
+
+  @Column({ name: 'occurred_at', type: 'timestamptz', default: () => 'now()' })
+  occurredAt: Date;
+
+  @Column({ type: 'text' })
+  action: string;
+
+  /** Who: an operator key fingerprint (never the key), or null when no valid credential was presented. */
+  @Column({ type: 'text', nullable: true })
+  actor: string | null;
+
+  @Column({ name: 'client_ip', type: 'text', nullable: true })
+  clientIp: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  method: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  route: string | null;
+
+  @Column({ name: 'correlation_id', type: 'text', nullable: true })
+  correlationId: string | null;
+
+  @Column({ type: 'jsonb', default: () => `'{}'::jsonb` })
+  details: Record<string, unknown>;
+}

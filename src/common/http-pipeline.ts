@@ -1,0 +1,98 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { Logger } from '@nestjs/common';
+import type { MetricsService } from '../metrics/metrics.service';
+import { mapError } from './error-mapping';
+import { routeTemplateOf } from './http-utils';
+import { acceptCorrelationId, newCorrelationId, RequestContext } from './request-context';
+
+/** Raw bytes of the body, kept for signature checks (the webhook receiver verifies these, never re-serialised JSON). */
+export interface RequestWithBody extends Request {
+  rawBody?: Buffer;
+  /** Set when a body was present but could not be used; routes decide when to report it. */
+  bodyProblem?: 'INVALID_JSON' | 'UNSUPPORTED_MEDIA_TYPE';
+}
+
+export const WEBHOOK_PATH = '/api/webhooks/opal-workflow';
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/** Correlation id on every answer and every log line of the request; one access log line and metrics per request. */
+export function requestContextMiddleware(metrics: MetricsService) {
+  const logger = new Logger('HTTP');
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const correlationId = acceptCorrelationId(req.headers['x-correlation-id']) ?? newCorrelationId('req');
+    res.setHeader('X-Correlation-ID', correlationId);
+    const started = process.hrtime.bigint();
+    const context = { correlationId };
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const route = routeTemplateOf(req);
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, durationMs / 1000);
+      RequestContext.run(context, () => {
+        const line = {
+          msg: 'request',
+          method: req.method,
+          route,
+          path: req.path,
+          status: res.statusCode,
+          duration_ms: Math.round(durationMs * 10) / 10,
+          client_ip: req.ip,
+        };
+        if (route.startsWith('/api/health') || route === '/metrics') logger.debug(line);
+        else logger.log(line);
+      });
+    });
+    RequestContext.run(context, () => next());
+  };
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+// Operators' `curl -d '{…}'` sends this type by default; the service takes no forms, so the body is read as JSON.
+const LENIENT_TYPES = ['application/x-www-form-urlencoded'];
+
+/**
+ * Reads every body as raw bytes under a size limit (1 MiB for the webhook receiver, 64 KiB elsewhere), keeps
+ * the bytes, and decodes JSON. Problems are recorded on the request; `bodyProblemGuard`-style checks report
+ * them after authentication, so an unauthenticated caller learns nothing from body errors.
+ */
+export function bodyMiddlewares() {
+  const webhookRaw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+  const defaultRaw = express.raw({ type: () => true, limit: DEFAULT_BODY_LIMIT });
+  const readRaw = (req: Request, res: Response, next: NextFunction) =>
+    req.path === WEBHOOK_PATH ? webhookRaw(req, res, next) : defaultRaw(req, res, next);
+  const decode = (req: RequestWithBody, _res: Response, next: NextFunction) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : null;
+    req.rawBody = raw ?? Buffer.alloc(0);
+    req.body = {};
+    if (raw && raw.length > 0) {
+      const lenient = req.path !== WEBHOOK_PATH;
+      const type = req.is([...JSON_TYPES, ...(lenient ? LENIENT_TYPES : [])]);
+      if (!type) {
+        req.bodyProblem = 'UNSUPPORTED_MEDIA_TYPE';
+      } else {
+        try {
+          req.body = JSON.parse(raw.toString('utf8')) as unknown;
+        } catch {
+          req.bodyProblem = 'INVALID_JSON';
+        }
+      }
+    }
+    next();
+  };
+  return [readRaw, decode];
+}
+
+/** Errors raised before Nest's router (body too large, aborted upload) still get the contract's body. */
+export function expressErrorHandler() {
+  return (error: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(error);
+    const mapped = mapError(
+      error,
+      RequestContext.correlationId() ?? String(res.getHeader('X-Correlation-ID')),
+    );
+    for (const [name, value] of Object.entries(mapped.headers)) res.setHeader(name, value);
+    res.status(mapped.status).json(mapped.body);
+  };
+}

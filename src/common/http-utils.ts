@@ -1,0 +1,8 @@
+import type { Request } from 'express';
+
+/** The route template (`/api/opal/sync/:syncId`) when Express matched one; metrics and audit use it. */
+export function routeTemplateOf(req: Request): string {
+  const route = (req as Request & { route?: { path?: string } }).route?.path;
+  if (typeof route === 'string') return `${req.baseUrl ?? ''}${route}`;
+  return 'unmatched';
+}

@@ -1,0 +1,35 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+
+export interface RequestContextData {
+  correlationId: string;
+  /** Set by a service that adopts a domain correlation id (e.g. a force sync's `force-sync-…`). */
+  workflowCorrelationId?: string;
+}
+
+const storage = new AsyncLocalStorage<RequestContextData>();
+
+const CORRELATION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const RequestContext = {
+  run<T>(data: RequestContextData, fn: () => T): T {
+    return storage.run(data, fn);
+  },
+  current(): RequestContextData | undefined {
+    return storage.getStore();
+  },
+  correlationId(): string | undefined {
+    return storage.getStore()?.correlationId;
+  },
+};
+
+/** A caller's correlation id is kept only when it is 1–128 characters of `[A-Za-z0-9._:-]`. */
+export function acceptCorrelationId(value: unknown): string | null {
+  return typeof value === 'string' && CORRELATION_ID_PATTERN.test(value) ? value : null;
+}
+
+/** `<prefix>-<epoch ms>-<base36 random>`, e.g. `force-sync-1732800000000-k3j9x2a1`. */
+export function newCorrelationId(prefix: string): string {
+  const random = BigInt(`0x${randomBytes(6).toString('hex')}`).toString(36);
+  return `${prefix}-${Date.now()}-${random}`;
+}

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus series. One registry per app instance (tests boot several apps in one process). */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route template and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by method, route template and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
+  readonly forceSyncOutcomes = new Counter({
+    name: 'force_sync_requests_total',
+    help: 'Force sync and orchestration trigger answers by outcome',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly opalAttempts = new Counter({
+    name: 'opal_trigger_attempts_total',
+    help: 'Calls to OPAL by outcome (accepted, retryable, rejected) and status code (none = network error)',
+    labelNames: ['outcome', 'status_code'] as const,
+    registers: [this.registry],
+  });
+  readonly opalDuration = new Histogram({
+    name: 'opal_trigger_duration_seconds',
+    help: 'Latency of calls to OPAL',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly webhookEvents = new Counter({
+    name: 'webhook_events_total',
+    help: 'Webhook deliveries by result (accepted, duplicate, rejected) and rejection reason',
+    labelNames: ['result', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly processingLag = new Histogram({
+    name: 'webhook_processing_lag_seconds',
+    help: 'Time from receipt of an event until it was applied to the workflow state',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly processingBacklog = new Gauge({
+    name: 'webhook_processing_backlog',
+    help: 'Stored events not yet processed (sampled at scrape)',
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'auth_failures_total',
+    help: 'Failed operator authentications by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,65 @@
+import { loadSimulatorSettings } from '../../../config/simulator-settings';
+import { OpalSimulator } from './opal-simulator';
+
+/** Runs the OPAL simulator on its own (`npm run opal:sim`) so tests can stop and restart "OPAL". */
+
+type Level = 'info' | 'warn' | 'error';
+
+function log(level: Level, message: string, meta: Record<string, unknown> = {}): void {
+  const line = { level, time: new Date().toISOString(), service: 'opal-simulator', msg: message, ...meta };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+async function main(): Promise<void> {
+  const result = loadSimulatorSettings();
+  if (!result.ok) {
+    log('error', 'Invalid simulator configuration', { problems: result.errors });
+    process.exitCode = 1;
+    return;
+  }
+  const { settings } = result;
+  const simulator = new OpalSimulator({
+    authKey: settings.authKey,
+    webhookSecret: settings.webhookSecret,
+    callbackUrl: settings.callbackUrl,
+    agentDelayMs: settings.agentDelayMs,
+    failAgents: settings.failAgents,
+    triggerFailures: settings.triggerFailures,
+    port: settings.port,
+    log,
+  });
+  await simulator.start();
+  const callbackUrl = new URL(settings.callbackUrl);
+  log('info', 'OPAL simulator ready', {
+    // Origin and path only: user info or a query string in the URL could carry credentials.
+    callback_url: `${callbackUrl.origin}${callbackUrl.pathname}`,
+    agent_delay_ms: settings.agentDelayMs,
+    fail_agents: settings.failAgents,
+    trigger_failures: settings.triggerFailures,
+  });
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    log('info', 'OPAL simulator stopping', { signal });
+    simulator.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('error', 'OPAL simulator did not stop cleanly', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((err: unknown) => {
+  log('error', 'OPAL simulator failed to start', { error: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});

@@ -1,0 +1,301 @@
+import { OPAL_AGENTS, isAgentId } from '../opal/agents';
+import type { AgentId } from '../opal/agents';
+
+/**
+ * The workflow and agent state machine, as a pure function of the stored events.
+ *
+ * Webhook processing, the timeout sweep and replay all go through `applyEvent`, so the live state and a
+ * rebuilt one cannot drift apart. OPAL's callbacks may arrive late, twice or out of order, so every rule is
+ * written to be idempotent and to give the same final state whatever the order of arrival.
+ *
+ * Rules:
+ * - `workflow_started`: workflow pending|triggered → running (startedAt = occurredAt). Otherwise the status is
+ *   unchanged.
+ * - `agent_started` (agentId required): agent pending → running (agent startedAt). Workflow pending|triggered →
+ *   running. An agent in any other state keeps its status (no regression).
+ * - `agent_completed` with outcome success (a null outcome counts as success): agent pending|running|failed →
+ *   completed (completedAt = occurredAt, error cleared, startedAt = occurredAt if it was null); an agent already
+ *   completed or timed_out stays. With outcome failed: agent pending|running → failed (completedAt, error =
+ *   event.error, or 'agent failed' when that is missing or empty); completed/failed/timed_out stay. Either way
+ *   a pending|triggered workflow becomes running. A `partially_completed` workflow whose nine agents are all completed after this event
+ *   becomes `completed` (OPAL retried the failed agent): the only way a terminal workflow moves. Its
+ *   completedAt becomes the later of the two times, so a late-arriving agent event that happened before
+ *   `workflow_completed` leaves it as it was.
+ * - `workflow_completed`: non-terminal workflow → `completed` when all nine agents are completed, else
+ *   `partially_completed`; completedAt = occurredAt. Agents still pending/running are left as they are (their
+ *   events may still arrive). Terminal: unchanged.
+ * - `workflow_failed`: non-terminal → failed (completedAt = occurredAt). Terminal: unchanged.
+ * - `timeout` (the sweep): non-terminal workflow → timed_out (completedAt = occurredAt) and every agent
+ *   pending|running → timed_out (completedAt = occurredAt). Terminal: unchanged.
+ * - `completed`, `failed`, `timed_out` never change status (except partially_completed → completed above, and
+ *   agents failed → completed). A `trigger_failed` workflow never changes at all: OPAL never accepted it, so
+ *   events that claim otherwise must not make it look started.
+ *
+ * Start times: `workflow_started`, `agent_started`, `agent_completed` and `workflow_completed` all show that
+ * the workflow had started by `occurredAt`, and `agent_started`/`agent_completed` show the same for their
+ * agent. Each of them moves startedAt to the earlier of its current value and `occurredAt` — also when the
+ * status does not move, and also on terminal workflows — so that e.g. an `agent_started` arriving after its
+ * `agent_completed` still yields the in-order start time. A start time is never set later than an existing
+ * completedAt (an event stamped after the end does not make the duration negative).
+ *
+ * `changed` is false exactly when the resulting state equals the input; the input state (and the event) are
+ * never mutated, and when nothing changed the very same state object is returned.
+ */
+
+export const WORKFLOW_STATUSES = [
+  'pending',
+  'triggered',
+  'running',
+  'completed',
+  'partially_completed',
+  'failed',
+  'timed_out',
+  'trigger_failed',
+] as const;
+export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
+
+export const TERMINAL_WORKFLOW_STATUSES: readonly WorkflowStatus[] = [
+  'completed',
+  'partially_completed',
+  'failed',
+  'timed_out',
+  'trigger_failed',
+];
+
+export const AGENT_STATUSES = ['pending', 'running', 'completed', 'failed', 'timed_out'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+export const EVENT_TYPES = [
+  'workflow_started',
+  'agent_started',
+  'agent_completed',
+  'workflow_completed',
+  'workflow_failed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface AgentState {
+  status: AgentStatus;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  error: string | null;
+}
+
+export interface WorkflowState {
+  status: WorkflowStatus;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  agents: Record<AgentId, AgentState>;
+}
+
+export type StateEvent =
+  | {
+      type: EventType;
+      agentId: AgentId | null;
+      outcome: 'success' | 'failed' | null;
+      occurredAt: Date;
+      error?: string | null;
+    }
+  | { type: 'timeout'; occurredAt: Date };
+
+const DEFAULT_AGENT_ERROR = 'agent failed';
+
+export function initialWorkflowState(status: WorkflowStatus = 'triggered'): WorkflowState {
+  const agents = {} as Record<AgentId, AgentState>;
+  for (const agentId of OPAL_AGENTS) {
+    agents[agentId] = { status: 'pending', startedAt: null, completedAt: null, error: null };
+  }
+  return { status, startedAt: null, completedAt: null, agents };
+}
+
+export function isTerminalWorkflowStatus(s: WorkflowStatus): boolean {
+  return TERMINAL_WORKFLOW_STATUSES.includes(s);
+}
+
+export function applyEvent(
+  state: WorkflowState,
+  event: StateEvent,
+): { state: WorkflowState; changed: boolean } {
+  const next = transition(state, event);
+  if (sameWorkflowState(state, next)) return { state, changed: false };
+  return { state: next, changed: true };
+}
+
+export function foldEvents(initial: WorkflowState, events: readonly StateEvent[]): WorkflowState {
+  let state = initial;
+  for (const event of events) state = applyEvent(state, event).state;
+  return state;
+}
+
+export function progressOf(state: WorkflowState): {
+  agents_total: 9;
+  agents_completed: number;
+  agents_failed: number;
+  percent: number;
+} {
+  let completed = 0;
+  let failed = 0;
+  for (const agentId of OPAL_AGENTS) {
+    const status = state.agents[agentId]?.status;
+    if (status === 'completed') completed++;
+    // A timed-out agent did not deliver either; counting it here keeps completed + failed = finished agents.
+    else if (status === 'failed' || status === 'timed_out') failed++;
+  }
+  return {
+    agents_total: 9,
+    agents_completed: completed,
+    agents_failed: failed,
+    percent: Math.round((100 * (completed + failed)) / OPAL_AGENTS.length),
+  };
+}
+
+function transition(state: WorkflowState, event: StateEvent): WorkflowState {
+  if (state.status === 'trigger_failed') return state;
+  const at = event.occurredAt;
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) return state;
+
+  switch (event.type) {
+    case 'timeout':
+      return onTimeout(state, at);
+    case 'workflow_started':
+      return markWorkflowStarted(withWorkflowRunning(state, at), at);
+    case 'agent_started':
+    case 'agent_completed': {
+      if (!isAgentId(event.agentId)) return state;
+      const agentId = event.agentId;
+      const agent = state.agents[agentId];
+      const nextAgent =
+        event.type === 'agent_started'
+          ? onAgentStarted(agent, at)
+          : onAgentCompleted(agent, at, event.outcome ?? 'success', event.error);
+      let next: WorkflowState =
+        nextAgent === agent ? state : { ...state, agents: { ...state.agents, [agentId]: nextAgent } };
+      next = withWorkflowRunning(next, at);
+      if (next.status === 'partially_completed' && allAgentsCompleted(next)) {
+        next = { ...next, status: 'completed', completedAt: later(next.completedAt, at) };
+      }
+      return markWorkflowStarted(next, at);
+    }
+    case 'workflow_completed': {
+      if (isTerminalWorkflowStatus(state.status)) return markWorkflowStarted(state, at);
+      const status: WorkflowStatus = allAgentsCompleted(state) ? 'completed' : 'partially_completed';
+      return markWorkflowStarted({ ...state, status, completedAt: copy(at) }, at);
+    }
+    case 'workflow_failed':
+      if (isTerminalWorkflowStatus(state.status)) return state;
+      return { ...state, status: 'failed', completedAt: copy(at) };
+    default:
+      // An event type this version does not know changes nothing rather than guessing.
+      return state;
+  }
+}
+
+function onTimeout(state: WorkflowState, at: Date): WorkflowState {
+  if (isTerminalWorkflowStatus(state.status)) return state;
+  const agents = { ...state.agents };
+  for (const agentId of OPAL_AGENTS) {
+    const agent = agents[agentId];
+    if (agent.status === 'pending' || agent.status === 'running') {
+      agents[agentId] = { ...agent, status: 'timed_out', completedAt: copy(at) };
+    }
+  }
+  return { ...state, status: 'timed_out', completedAt: copy(at), agents };
+}
+
+function onAgentStarted(agent: AgentState, at: Date): AgentState {
+  if (agent.status === 'pending')
+    return { ...agent, status: 'running', startedAt: earlier(agent.startedAt, at) };
+  return withAgentStartedAt(agent, at);
+}
+
+function onAgentCompleted(
+  agent: AgentState,
+  at: Date,
+  outcome: 'success' | 'failed',
+  error: string | null | undefined,
+): AgentState {
+  if (outcome === 'success') {
+    if (agent.status === 'pending' || agent.status === 'running' || agent.status === 'failed') {
+      return {
+        status: 'completed',
+        startedAt: earlier(agent.startedAt, at),
+        completedAt: copy(at),
+        error: null,
+      };
+    }
+    return withAgentStartedAt(agent, at);
+  }
+  if (agent.status === 'pending' || agent.status === 'running') {
+    return {
+      status: 'failed',
+      startedAt: earlier(agent.startedAt, at),
+      completedAt: copy(at),
+      // An empty message tells an operator nothing, so it gets the same default as a missing one.
+      error: error || DEFAULT_AGENT_ERROR,
+    };
+  }
+  return withAgentStartedAt(agent, at);
+}
+
+/** Moves an agent's start earlier when the event proves it; never past its completion. */
+function withAgentStartedAt(agent: AgentState, at: Date): AgentState {
+  if (agent.completedAt && at.getTime() > agent.completedAt.getTime()) return agent;
+  const startedAt = earlier(agent.startedAt, at);
+  return startedAt === agent.startedAt ? agent : { ...agent, startedAt };
+}
+
+function withWorkflowRunning(state: WorkflowState, at: Date): WorkflowState {
+  if (state.status !== 'pending' && state.status !== 'triggered') return state;
+  return { ...state, status: 'running', startedAt: earlier(state.startedAt, at) };
+}
+
+/** Moves the workflow's start earlier when the event proves it; never past its completion. */
+function markWorkflowStarted(state: WorkflowState, at: Date): WorkflowState {
+  if (state.completedAt && at.getTime() > state.completedAt.getTime()) return state;
+  const startedAt = earlier(state.startedAt, at);
+  return startedAt === state.startedAt ? state : { ...state, startedAt };
+}
+
+function allAgentsCompleted(state: WorkflowState): boolean {
+  return OPAL_AGENTS.every((agentId) => state.agents[agentId]?.status === 'completed');
+}
+
+/** Returns `current` itself when it is already the earlier, so unchanged values keep their identity. */
+function earlier(current: Date | null, candidate: Date): Date {
+  if (current && current.getTime() <= candidate.getTime()) return current;
+  return copy(candidate);
+}
+
+function later(current: Date | null, candidate: Date): Date {
+  if (current && current.getTime() >= candidate.getTime()) return current;
+  return copy(candidate);
+}
+
+// The state keeps its own Date instances so a caller reusing or mutating the event's Date cannot alter it.
+function copy(date: Date): Date {
+  return new Date(date.getTime());
+}
+
+function sameDate(a: Date | null, b: Date | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.getTime() === b.getTime();
+}
+
+function sameAgentState(a: AgentState, b: AgentState): boolean {
+  return (
+    a.status === b.status &&
+    a.error === b.error &&
+    sameDate(a.startedAt, b.startedAt) &&
+    sameDate(a.completedAt, b.completedAt)
+  );
+}
+
+function sameWorkflowState(a: WorkflowState, b: WorkflowState): boolean {
+  if (a === b) return true;
+  return (
+    a.status === b.status &&
+    sameDate(a.startedAt, b.startedAt) &&
+    sameDate(a.completedAt, b.completedAt) &&
+    OPAL_AGENTS.every((agentId) => sameAgentState(a.agents[agentId], b.agents[agentId]))
+  );
+}

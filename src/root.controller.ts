@@ -1,0 +1,56 @@
+import { Controller, Get, Header, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Public } from './common/policy';
+import { MetricsService } from './metrics/metrics.service';
+import { SERVICE_VERSION } from './version';
+
+/** Where to go next: the service's name, version and links. */
+export class ServiceIndexDto {
+  /** Service name. */
+  name: string;
+  version: string;
+  /** Links to the documentation, the OpenAPI document, health and metrics. */
+  links: Record<string, string>;
+}
+
+@ApiTags('meta')
+@Controller()
+@Public()
+export class RootController {
+  constructor(private readonly metrics: MetricsService) {}
+
+  /** A small index: name, version, links to docs and health. */
+  @Get()
+  @ApiOkResponse({ type: ServiceIndexDto })
+  getIndex(): ServiceIndexDto {
+    return {
+      name: 'opal-force-sync',
+      version: SERVICE_VERSION,
+      links: {
+        docs: '/docs',
+        openapi: '/docs-json',
+        health: '/api/health',
+        liveness: '/api/health/live',
+        readiness: '/api/health/ready',
+        metrics: '/metrics',
+      },
+    };
+  }
+
+  /** Prometheus text format. */
+  @Get('metrics')
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ description: 'Prometheus exposition format', schema: { type: 'string' } })
+  @Header('Cache-Control', 'no-store')
+  async getMetrics(@Res() res: Response): Promise<void> {
+    res.setHeader('Content-Type', this.metrics.registry.contentType);
+    res.send(await this.metrics.registry.metrics());
+  }
+
+  @Get('favicon.ico')
+  @ApiExcludeEndpoint()
+  getFavicon(@Res() res: Response): void {
+    res.status(204).end();
+  }
+}

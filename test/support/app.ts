@@ -1,0 +1,91 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../../src/app.module';
+import { appOptions, configureApp } from '../../src/app.setup';
+import { loadSettings, type Env, type Settings } from '../../src/config/settings';
+import { testDatabaseUrl } from './database';
+
+/** Test-only values, generated per run; never real credentials. */
+export const TEST_WEBHOOK_SECRET = `whsec-e2e-${'s'.repeat(24)}-${process.pid}`;
+export const TEST_OPAL_KEY = `opal-e2e-${'k'.repeat(30)}-${process.pid}`;
+export const TEST_OPERATOR_KEY = `operator-e2e-${'o'.repeat(30)}-${process.pid}`;
+
+export interface TestApp {
+  app: INestApplication;
+  url: string;
+  port: number;
+  settings: Settings;
+  dataSource: DataSource;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The environment every e2e app starts from; tests override what they exercise. */
+export async function baseTestEnv(port: number): Promise<Env> {
+  return {
+    NODE_ENV: 'test',
+    PORT: String(port),
+    BASE_URL: `http://127.0.0.1:${port}`,
+    DATABASE_URL: await testDatabaseUrl(),
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'opal-force-sync-e2e-')),
+    OSA_WEBHOOK_SHARED_SECRET: TEST_WEBHOOK_SECRET,
+    OPAL_STRATEGY_WORKFLOW_AUTH_KEY: TEST_OPAL_KEY,
+    OPERATOR_API_KEYS: TEST_OPERATOR_KEY,
+    OPAL_SIMULATOR_AGENT_DELAY_MS: '0',
+    RATE_LIMIT_WEBHOOK_PER_MIN: '0',
+    RATE_LIMIT_SYNC_PER_MIN: '0',
+    RATE_LIMIT_ADMIN_PER_MIN: '0',
+    RATE_LIMIT_READ_PER_MIN: '0',
+  };
+}
+
+/** Boots the real app (same configureApp as main.ts) on a real port against real PostgreSQL. */
+export async function createTestApp(overrides: Env = {}): Promise<TestApp> {
+  const port = await freePort();
+  const env = { ...(await baseTestEnv(port)), ...overrides };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  const settings = loadSettings(env);
+  const logs: string[] = [];
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(settings)] }).compile();
+  const app = moduleRef.createNestApplication(appOptions(settings.debug, (line) => logs.push(line)));
+  configureApp(app);
+  await app.listen(port, '127.0.0.1');
+  return {
+    app,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    settings,
+    dataSource: app.get(DataSource),
+    logs,
+    close: () => app.close(),
+  };
+}
+
+/** Empties every table (not the migrations record) so that each suite starts from a known state. */
+export async function resetDatabase(dataSource: DataSource): Promise<void> {
+  await dataSource.query(
+    `TRUNCATE workflows, agent_runs, trigger_attempts, webhook_events, rejected_deliveries, idempotency_keys,
+              audit_log, job_leases RESTART IDENTITY CASCADE`,
+  );
+}
+
+export function operatorHeaders(): Record<string, string> {
+  return { Authorization: `Bearer ${TEST_OPERATOR_KEY}` };
+}

@@ -1,0 +1,5 @@
+'use strict';
+module.exports = async function globalTeardown() {
+  const pg = globalThis.__EMBEDDED_PG__;
+  if (pg) await pg.stop();
+};
