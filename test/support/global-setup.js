@@ -8,6 +8,7 @@ const { mkdtempSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { createServer } = require('node:net');
+const { execFileSync } = require('node:child_process');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -21,6 +22,8 @@ function freePort() {
 }
 
 module.exports = async function globalSetup() {
+  // Suites that run the service as a child process (kill/restart) use the production build.
+  execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build.js')], { stdio: 'inherit' });
   if (process.env.DATABASE_URL) {
     const url = new URL(process.env.DATABASE_URL);
     const name = url.pathname.replace(/^\//, '');

@@ -1,0 +1,53 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Env } from '../../src/config/settings';
+import { waitFor } from './wait';
+
+/**
+ * The built service (`dist/src/main.js`, built by the global setup) as a real child process, for tests that
+ * kill it (SIGKILL) or stop it (SIGTERM) and start it again.
+ */
+export class ServiceProcess {
+  private child: ChildProcess | null = null;
+  readonly output: string[] = [];
+  private exit: Promise<number | null> | null = null;
+
+  constructor(private readonly env: Env) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.env.PORT}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: process.cwd(),
+      env: { PATH: process.env.PATH, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stdout!.on('data', (chunk: Buffer) => this.output.push(...chunk.toString().split('\n').filter(Boolean)));
+    child.stderr!.on('data', (chunk: Buffer) => this.output.push(...chunk.toString().split('\n').filter(Boolean)));
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`service exited early: ${this.output.slice(-5).join('\n')}`);
+        try {
+          const res = await fetch(`${this.url}/api/health/ready`);
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      'service ready',
+      { timeoutMs: 60000, intervalMs: 100 },
+    );
+  }
+
+  /** Sends a signal and resolves with the exit code once the process has exited. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.child || this.child.exitCode !== null) return this.child?.exitCode ?? null;
+    this.child.kill(signal);
+    const code = await this.exit;
+    this.child = null;
+    return code;
+  }
+}
