@@ -52,7 +52,7 @@ function serialize(input: unknown, key: string, ancestors: Set<object>): string 
     return 'null';
   }
 
-  const object = value as object;
+  const object = value;
   if (ancestors.has(object)) {
     throw new TypeError('canonicalJson: circular structure');
   }

@@ -90,7 +90,7 @@ export function mapError(error: unknown, correlationId: string): MappedError {
     const response = error.getResponse();
     // Terminus answers its own report (status/info/error/details) on 503; health probes keep that body.
     if (typeof response === 'object' && response !== null && 'status' in response && 'details' in response) {
-      return { status, body: response as Record<string, unknown>, headers: {}, unexpected: false };
+      return { status, body: response, headers: {}, unexpected: false };
     }
     const code = codeForStatus(status);
     const message =

@@ -47,6 +47,9 @@ export interface Settings {
     agentDelayMs: number;
     failAgents: string[];
     triggerFailures: number;
+    /** Standalone simulator (`npm run opal:sim`) only: its port and where it sends callbacks. */
+    port: number;
+    callbackUrl: string;
   };
   webhook: {
     /** One secret, or two during a rotation; either verifies. The first signs (simulator). */
@@ -330,6 +333,9 @@ export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
       agentDelayMs: r.int('OPAL_SIMULATOR_AGENT_DELAY_MS', 300, 0, 600000),
       failAgents,
       triggerFailures: r.int('OPAL_SIMULATOR_TRIGGER_FAILURES', 0, 0, 1000000),
+      port: r.int('OPAL_SIMULATOR_PORT', 4010, 1, 65535),
+      callbackUrl:
+        r.url('OPAL_SIMULATOR_CALLBACK_URL', ['http:', 'https:']) ?? `${baseUrl}/api/webhooks/opal-workflow`,
     },
     webhook: {
       secrets: webhookSecrets,

@@ -80,10 +80,18 @@ export async function createTestApp(overrides: Env = {}): Promise<TestApp> {
 
 /** Empties every table (not the migrations record) so that each suite starts from a known state. */
 export async function resetDatabase(dataSource: DataSource): Promise<void> {
-  await dataSource.query(
-    `TRUNCATE workflows, agent_runs, trigger_attempts, webhook_events, rejected_deliveries, idempotency_keys,
-              audit_log, job_leases RESTART IDENTITY CASCADE`,
-  );
+  // The app's background loops may hold row locks; TRUNCATE can then deadlock with them, so retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await dataSource.query(
+        `TRUNCATE workflows, agent_runs, trigger_attempts, webhook_events, rejected_deliveries, idempotency_keys,
+                  audit_log, job_leases RESTART IDENTITY CASCADE`,
+      );
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt >= 10) throw error;
+    }
+  }
 }
 
 export function operatorHeaders(): Record<string, string> {

@@ -25,11 +25,16 @@ export class ServiceProcess {
     });
     this.child = child;
     this.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    child.stdout!.on('data', (chunk: Buffer) => this.output.push(...chunk.toString().split('\n').filter(Boolean)));
-    child.stderr!.on('data', (chunk: Buffer) => this.output.push(...chunk.toString().split('\n').filter(Boolean)));
+    child.stdout.on('data', (chunk: Buffer) =>
+      this.output.push(...chunk.toString().split('\n').filter(Boolean)),
+    );
+    child.stderr.on('data', (chunk: Buffer) =>
+      this.output.push(...chunk.toString().split('\n').filter(Boolean)),
+    );
     await waitFor(
       async () => {
-        if (child.exitCode !== null) throw new Error(`service exited early: ${this.output.slice(-5).join('\n')}`);
+        if (child.exitCode !== null)
+          throw new Error(`service exited early: ${this.output.slice(-5).join('\n')}`);
         try {
           const res = await fetch(`${this.url}/api/health/ready`);
           return res.status === 200;

@@ -1,7 +1,10 @@
-import { loadSimulatorSettings } from '../../../config/simulator-settings';
+import { loadSettingsOrExit } from '../../../config/environment';
 import { OpalSimulator } from './opal-simulator';
 
-/** Runs the OPAL simulator on its own (`npm run opal:sim`) so tests can stop and restart "OPAL". */
+/**
+ * Runs the OPAL simulator on its own (`npm run opal:sim`) so tests can stop and restart "OPAL". It reads the
+ * service's settings, so with no environment it uses the same generated development key and secret (DATA_DIR).
+ */
 
 type Level = 'info' | 'warn' | 'error';
 
@@ -11,16 +14,10 @@ function log(level: Level, message: string, meta: Record<string, unknown> = {}):
 }
 
 async function main(): Promise<void> {
-  const result = loadSimulatorSettings();
-  if (!result.ok) {
-    log('error', 'Invalid simulator configuration', { problems: result.errors });
-    process.exitCode = 1;
-    return;
-  }
-  const { settings } = result;
+  const { opal, webhook, simulator: settings } = loadSettingsOrExit();
   const simulator = new OpalSimulator({
-    authKey: settings.authKey,
-    webhookSecret: settings.webhookSecret,
+    authKey: opal.authKey,
+    webhookSecret: webhook.secrets[0],
     callbackUrl: settings.callbackUrl,
     agentDelayMs: settings.agentDelayMs,
     failAgents: settings.failAgents,

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 
 import { SIGNATURE_HEADER, verifySignature } from '../../../common/signature';
 import type { VerifyResult } from '../../../common/signature';
-import { loadSimulatorSettings } from '../../../config/simulator-settings';
 import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../agents';
 import { OpalSimulator } from './opal-simulator';
 import type { OpalSimulatorOptions } from './opal-simulator';
@@ -592,91 +591,6 @@ describe('OpalSimulator', () => {
         const v1 = /v1=([0-9a-f]+)/.exec(delivery.signatureHeader ?? '')?.[1];
         expect(output).not.toContain(v1);
       }
-    });
-  });
-});
-
-describe('loadSimulatorSettings', () => {
-  const required = {
-    OPAL_STRATEGY_WORKFLOW_AUTH_KEY: 'auth-key-value',
-    OSA_WEBHOOK_SHARED_SECRET: 'secret-one',
-  };
-
-  it('applies the defaults', () => {
-    expect(loadSimulatorSettings(required)).toEqual({
-      ok: true,
-      settings: {
-        authKey: 'auth-key-value',
-        webhookSecret: 'secret-one',
-        port: 4010,
-        callbackUrl: 'http://localhost:3000/api/webhooks/opal-workflow',
-        agentDelayMs: 300,
-        failAgents: [],
-        triggerFailures: 0,
-      },
-    });
-  });
-
-  it('reads every variable, signs with the first of two secrets and accepts the alias', () => {
-    const result = loadSimulatorSettings({
-      OPAL_STRATEGY_WORKFLOW_AUTH_KEY: 'auth-key-value',
-      OSA_WEBHOOK_SECRET: 'secret-new, secret-old',
-      OPAL_SIMULATOR_PORT: '4999',
-      OPAL_SIMULATOR_CALLBACK_URL: 'https://svc.internal/api/webhooks/opal-workflow',
-      OPAL_SIMULATOR_AGENT_DELAY_MS: '0',
-      OPAL_SIMULATOR_FAIL_AGENTS: 'geo_audit, cmp_organizer,geo_audit',
-      OPAL_SIMULATOR_TRIGGER_FAILURES: '3',
-    });
-    expect(result).toEqual({
-      ok: true,
-      settings: {
-        authKey: 'auth-key-value',
-        webhookSecret: 'secret-new',
-        port: 4999,
-        callbackUrl: 'https://svc.internal/api/webhooks/opal-workflow',
-        agentDelayMs: 0,
-        failAgents: ['geo_audit', 'cmp_organizer'],
-        triggerFailures: 3,
-      },
-    });
-  });
-
-  it('prefers OSA_WEBHOOK_SHARED_SECRET over its alias and treats blank values as unset', () => {
-    const result = loadSimulatorSettings({
-      ...required,
-      OSA_WEBHOOK_SECRET: 'alias-secret',
-      OPAL_SIMULATOR_PORT: '  ',
-    });
-    expect(result).toMatchObject({ ok: true, settings: { webhookSecret: 'secret-one', port: 4010 } });
-  });
-
-  it('lists every problem at once without quoting a secret', () => {
-    const result = loadSimulatorSettings({
-      OSA_WEBHOOK_SHARED_SECRET: 'super-secret-a,super-secret-b,super-secret-c',
-      OPAL_SIMULATOR_PORT: '70000',
-      OPAL_SIMULATOR_CALLBACK_URL: 'not a url',
-      OPAL_SIMULATOR_AGENT_DELAY_MS: '-5',
-      OPAL_SIMULATOR_FAIL_AGENTS: 'geo_audit,strategy_assistant',
-      OPAL_SIMULATOR_TRIGGER_FAILURES: 'two',
-    });
-    expect(result.ok).toBe(false);
-    const errors = result.ok ? [] : result.errors;
-    expect(errors).toEqual([
-      'OPAL_STRATEGY_WORKFLOW_AUTH_KEY is required',
-      'OSA_WEBHOOK_SHARED_SECRET holds at most two comma-separated secrets',
-      'OPAL_SIMULATOR_PORT must be between 1 and 65535',
-      'OPAL_SIMULATOR_CALLBACK_URL must be an http(s) URL',
-      'OPAL_SIMULATOR_AGENT_DELAY_MS must be an integer',
-      'OPAL_SIMULATOR_FAIL_AGENTS: unknown agent "strategy_assistant"',
-      'OPAL_SIMULATOR_TRIGGER_FAILURES must be an integer',
-    ]);
-    expect(errors.join('\n')).not.toContain('super-secret');
-  });
-
-  it('requires the webhook secret', () => {
-    expect(loadSimulatorSettings({ OPAL_STRATEGY_WORKFLOW_AUTH_KEY: 'k' })).toEqual({
-      ok: false,
-      errors: ['OSA_WEBHOOK_SHARED_SECRET (or its alias OSA_WEBHOOK_SECRET) is required'],
     });
   });
 });
