@@ -1,0 +1,198 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { STRATEGY_WORKFLOW } from '../opal/agents';
+import type { LastWebhookQueryDto } from './dto/last-webhook-query.dto';
+import type { DiagnosticEventDto, LastWebhookResponseDto } from './dto/last-webhook-response.dto';
+import { eventCursorOf, parseEventCursor } from './event-cursor';
+import { SystemHealthService } from './system-health.service';
+
+/**
+ * `matched_count` counts at most this many rows: past it the count would cost more than the page itself on a
+ * large table, and "more than 10,000" is all an operator needs to know.
+ */
+export const MATCHED_COUNT_CAP = 10_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface EventRow {
+  id: string;
+  sequence: string;
+  event_type: string;
+  workflow_ref: string;
+  sync_id: string | null;
+  workflow_name: string | null;
+  agent_id: string | null;
+  status: string;
+  execution_status: string | null;
+  received_at: Date;
+  processed_at: Date | null;
+  processing_status: string;
+  processing_time_ms: number | null;
+  correlation_id: string | null;
+  error_message: string | null;
+  payload?: Record<string, unknown>;
+}
+
+interface WorkflowRefs {
+  id: string;
+  opalWorkflowId: string | null;
+  correlationId: string;
+}
+
+/** Builds `$n` placeholders while collecting their values. */
+class SqlParams {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+export function toDiagnosticEvent(row: EventRow, includePayload: boolean): DiagnosticEventDto {
+  const event: DiagnosticEventDto = {
+    event_id: row.id,
+    sequence: Number(row.sequence),
+    event_type: row.event_type,
+    workflow_id: row.workflow_ref,
+    sync_id: row.sync_id,
+    workflow_name: row.workflow_name,
+    agent_id: row.agent_id,
+    status: row.status,
+    execution_status: row.execution_status,
+    received_at: row.received_at.toISOString(),
+    processed_at: row.processed_at ? row.processed_at.toISOString() : null,
+    processing_status: row.processing_status,
+    processing_time_ms: row.processing_time_ms,
+    signature_valid: true,
+    correlation_id: row.correlation_id,
+    error_message: row.error_message,
+  };
+  if (includePayload) event.payload = row.payload ?? {};
+  return event;
+}
+
+/** The event list of `GET /api/diagnostics/last-webhook`: filters, keyset pagination, counts. */
+@Injectable()
+export class DiagnosticsService {
+  private readonly logger = new Logger('Diagnostics');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly systemHealth: SystemHealthService,
+  ) {}
+
+  async lastWebhook(query: LastWebhookQueryDto): Promise<LastWebhookResponseDto> {
+    const limit = query.limit ?? 25;
+    let page: Pick<LastWebhookResponseDto, 'events' | 'pagination' | 'summary'>;
+    try {
+      page = await this.eventPage(query, limit);
+    } catch (error) {
+      // With the database gone the operator still gets an answer: the health part says why the list is empty.
+      if (await this.systemHealth.databaseReachable()) throw error;
+      this.logger.warn({ msg: 'Diagnostics served without events: database unreachable' });
+      page = {
+        events: [],
+        pagination: { limit, next_before: null },
+        summary: { matched_count: null, matched_count_capped: false, returned_count: 0 },
+      };
+    }
+    const { systemHealth, alerts } = await this.systemHealth.evaluate();
+    return { ...page, system_health: systemHealth, alerts };
+  }
+
+  private async eventPage(
+    query: LastWebhookQueryDto,
+    limit: number,
+  ): Promise<Pick<LastWebhookResponseDto, 'events' | 'pagination' | 'summary'>> {
+    const params = new SqlParams();
+    const where = await this.filterClauses(query, params);
+    const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+
+    const countSql = `SELECT count(*)::int AS n FROM (SELECT 1 FROM webhook_events ${whereSql} LIMIT ${MATCHED_COUNT_CAP + 1}) matched`;
+    const countParams = [...params.values];
+
+    const pageWhere = [...where];
+    if (query.before !== undefined) {
+      const cursor = parseEventCursor(query.before);
+      pageWhere.push(`sequence < ${params.add(cursor)}::bigint`);
+    }
+    const columns = `id, sequence, event_type, workflow_ref, sync_id, workflow_name, agent_id, status, execution_status,
+       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', payload' : ''}`;
+    const pageSql = `SELECT ${columns} FROM webhook_events
+      ${pageWhere.length > 0 ? `WHERE ${pageWhere.join(' AND ')}` : ''}
+      ORDER BY sequence DESC LIMIT ${params.add(limit + 1)}`;
+
+    const [rows, countRows] = await Promise.all([
+      this.dataSource.query<EventRow[]>(pageSql, params.values),
+      this.dataSource.query<{ n: number }[]>(countSql, countParams),
+    ]);
+    const hasMore = rows.length > limit;
+    const pageRows = hasMore ? rows.slice(0, limit) : rows;
+    const matched = countRows[0]?.n ?? 0;
+    return {
+      events: pageRows.map((row) => toDiagnosticEvent(row, query.include_payload === true)),
+      pagination: {
+        limit,
+        next_before: hasMore ? eventCursorOf(pageRows[pageRows.length - 1].sequence) : null,
+      },
+      summary: {
+        matched_count: Math.min(matched, MATCHED_COUNT_CAP),
+        matched_count_capped: matched > MATCHED_COUNT_CAP,
+        returned_count: pageRows.length,
+      },
+    };
+  }
+
+  /** Every clause is served by one of the (column, sequence) indexes or the received_at index. */
+  private async filterClauses(query: LastWebhookQueryDto, params: SqlParams): Promise<string[]> {
+    const where: string[] = [];
+    if (query.status && query.status !== 'all') where.push(`status = ${params.add(query.status)}`);
+    if (query.event_type) where.push(`event_type = ${params.add(query.event_type)}`);
+    if (query.agent_id) where.push(`agent_id = ${params.add(query.agent_id)}`);
+    if (query.correlation_id) where.push(`correlation_id = ${params.add(query.correlation_id)}`);
+    // Every stored event belongs to strategy_workflow (the receiver refuses other names), so that name filters nothing.
+    if (query.workflow && query.workflow !== STRATEGY_WORKFLOW) {
+      where.push(await this.workflowClause(query.workflow, params));
+    }
+    if (query.workflow_id) where.push(await this.workflowClause(query.workflow_id, params));
+    if (query.start_date) where.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
+    if (query.end_date) where.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
+    if (query.hours) where.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
+    return where;
+  }
+
+  /**
+   * A known workflow's events: those linked to it plus those not (yet) linked that name it by sync id, OPAL id
+   * or correlation id. An unknown reference matches events that carry it as `workflow_id` or correlation id.
+   */
+  private async workflowClause(ref: string, params: SqlParams): Promise<string> {
+    const workflow = await this.findWorkflow(ref);
+    if (!workflow) {
+      const p = params.add(ref);
+      return `(workflow_ref = ${p} OR correlation_id = ${p})`;
+    }
+    const refs = [workflow.id, workflow.opalWorkflowId, workflow.correlationId].filter(
+      (value): value is string => value !== null,
+    );
+    const refsParam = params.add(refs);
+    return `(sync_id = ${params.add(workflow.id)}::uuid OR workflow_ref = ANY(${refsParam}::text[]) OR correlation_id = ANY(${refsParam}::text[]))`;
+  }
+
+  private async findWorkflow(ref: string): Promise<WorkflowRefs | null> {
+    const rows: { id: string; opal_workflow_id: string | null; correlation_id: string }[] = UUID.test(ref)
+      ? await this.dataSource.query(
+          `SELECT id, opal_workflow_id, correlation_id FROM workflows
+            WHERE id = $1::uuid OR opal_workflow_id = $2 OR correlation_id = $2 LIMIT 1`,
+          [ref.toLowerCase(), ref],
+        )
+      : await this.dataSource.query(
+          `SELECT id, opal_workflow_id, correlation_id FROM workflows
+            WHERE opal_workflow_id = $1 OR correlation_id = $1 LIMIT 1`,
+          [ref],
+        );
+    const row = rows[0];
+    return row
+      ? { id: row.id, opalWorkflowId: row.opal_workflow_id, correlationId: row.correlation_id }
+      : null;
+  }
+}

@@ -1,0 +1,143 @@
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+  Validate,
+  ValidatorConstraint,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
+import { OPAL_AGENTS } from '../../opal/agents';
+import { normalizeEventTypeFilter } from '../../webhooks/event-type';
+import { EVENT_TYPES } from '../../workflows/workflow-state';
+import { parseEventCursor } from '../event-cursor';
+
+export const EVENT_STATUS_FILTERS = ['success', 'failed', 'pending', 'all'] as const;
+export type EventStatusFilter = (typeof EVENT_STATUS_FILTERS)[number];
+
+// Query values arrive as strings; anything that is not a plain integer is left as is so that @IsInt reports it.
+function toInt({ value }: { value: unknown }): unknown {
+  return typeof value === 'string' && /^-?\d{1,9}$/.test(value.trim()) ? Number(value) : value;
+}
+
+function toBoolean({ value }: { value: unknown }): unknown {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return value;
+}
+
+function toEventType({ value }: { value: unknown }): unknown {
+  return typeof value === 'string' ? (normalizeEventTypeFilter(value) ?? value) : value;
+}
+
+@ValidatorConstraint({ name: 'notBeforeStartDate' })
+class NotBeforeStartDate implements ValidatorConstraintInterface {
+  validate(endDate: unknown, args: ValidationArguments): boolean {
+    const start = (args.object as LastWebhookQueryDto).start_date;
+    if (typeof endDate !== 'string' || typeof start !== 'string') return true;
+    const startMs = Date.parse(start);
+    const endMs = Date.parse(endDate);
+    if (Number.isNaN(startMs) || Number.isNaN(endMs)) return true;
+    return startMs <= endMs;
+  }
+  defaultMessage(): string {
+    return 'end_date must not be before start_date';
+  }
+}
+
+@ValidatorConstraint({ name: 'eventCursor' })
+class IsEventCursor implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && parseEventCursor(value) !== null;
+  }
+  defaultMessage(): string {
+    return 'before must be the next_before cursor of a previous page';
+  }
+}
+
+/** Filters of `GET /api/diagnostics/last-webhook`; all optional and combined with AND. */
+export class LastWebhookQueryDto {
+  /** Events per page, newest first. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number = 25;
+
+  /** Event status: `failed` = workflow_failed or an agent that finished unsuccessfully; `pending` = agent_started sent as pending. */
+  @IsOptional()
+  @IsIn(EVENT_STATUS_FILTERS)
+  status?: EventStatusFilter = 'all';
+
+  /**
+   * `strategy_workflow` (the workflow name: every stored event, since it is the only workflow accepted), or a
+   * sync id / OPAL workflow id / correlation id: the events of that workflow.
+   */
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  workflow?: string;
+
+  /** A sync id, OPAL workflow id or correlation id: the events of that workflow (or with that `workflow_id` as received). */
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  workflow_id?: string;
+
+  /** One of the nine OPAL agents. */
+  @IsOptional()
+  @IsIn(OPAL_AGENTS)
+  agent_id?: string;
+
+  /** Event type; dotted forms and aliases are accepted (`agent.completed`, `agent_failed`, `workflow.triggered`). */
+  @IsOptional()
+  @Transform(toEventType)
+  @IsIn(EVENT_TYPES, {
+    message: `event_type must be one of: ${EVENT_TYPES.join(', ')} (dotted forms accepted)`,
+  })
+  event_type?: string;
+
+  /** The event's correlation id. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  correlation_id?: string;
+
+  /** Received at or after this ISO-8601 time. */
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  start_date?: string;
+
+  /** Received at or before this ISO-8601 time (not before `start_date`). */
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  @Validate(NotBeforeStartDate)
+  end_date?: string;
+
+  /** Received within the last N hours (1–720). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(720)
+  hours?: number;
+
+  /** Cursor from the previous page's `pagination.next_before`: events older than it. */
+  @IsOptional()
+  @Validate(IsEventCursor)
+  before?: string;
+
+  /** Include each event's stored body (`true`/`false`). */
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean()
+  include_payload?: boolean = false;
+}

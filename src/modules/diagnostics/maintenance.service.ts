@@ -1,0 +1,226 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { connect } from 'node:net';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../../audit/audit.service';
+import { AppConfig } from '../../config/app-config';
+import { OpalConfigurationService } from '../opal/opal-configuration.service';
+import { OpalTargetService } from '../opal/opal-target.service';
+import type {
+  CleanupResponseDto,
+  ConfigurationCheckResultDto,
+  ConfigurationTestResponseDto,
+} from './dto/diagnostics-action-response.dto';
+
+/** Rows per DELETE: small enough that each statement holds its locks briefly and never hits the statement timeout. */
+export const CLEANUP_BATCH_SIZE = 5000;
+const OPAL_CONNECT_TIMEOUT_MS = 5000;
+
+export interface CleanupResult {
+  deleted: number;
+  olderThan: Date;
+  rejectedDeliveries: number;
+  idempotencyKeys: number;
+}
+
+interface Actor {
+  actor?: string | null;
+  clientIp?: string | null;
+  method?: string | null;
+  route?: string | null;
+}
+
+/** The diagnostics POST actions: configuration test and event retention (also run daily by the retention job). */
+@Injectable()
+export class MaintenanceService {
+  private readonly logger = new Logger('Maintenance');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly config: AppConfig,
+    private readonly opalConfiguration: OpalConfigurationService,
+    private readonly opalTarget: OpalTargetService,
+  ) {}
+
+  async testConfiguration(actor: Actor): Promise<ConfigurationTestResponseDto> {
+    const report = this.opalConfiguration.report();
+    const checks: ConfigurationCheckResultDto[] = [
+      await timed('configuration', () => {
+        const failing = report.checks.filter((c) => !c.ok);
+        return Promise.resolve(
+          failing.length === 0
+            ? { ok: true, message: `valid (${report.mode} mode)` }
+            : { ok: false, message: failing.map((c) => `${c.name}: ${c.message}`).join('; ') },
+        );
+      }),
+      await timed('database', async () => {
+        await this.dataSource.query('SELECT 1');
+        return { ok: true, message: 'reachable' };
+      }),
+      await timed('migrations', async () => {
+        const pending = await this.dataSource.showMigrations();
+        return pending
+          ? { ok: false, message: 'migrations are pending' }
+          : { ok: true, message: 'all migrations applied' };
+      }),
+      await timed('opal_host', () => this.checkOpalHost()),
+    ];
+    const success = checks.every((c) => c.ok);
+    // The test is most needed when the database is down, and then it cannot be audited: answer anyway.
+    await this.audit
+      .record({
+        action: 'config_test',
+        ...actor,
+        details: { success, failed: checks.filter((c) => !c.ok).map((c) => c.name) },
+      })
+      .catch((error: unknown) =>
+        this.logger.error({ msg: 'Could not audit a configuration test', error: (error as Error).message }),
+      );
+    return { success, action: 'test_configuration', mode: report.mode, checks };
+  }
+
+  /** A TCP connection to OPAL's host (or the built-in simulator): proves reachability without triggering anything. */
+  private async checkOpalHost(): Promise<{ ok: boolean; message: string }> {
+    let target: URL;
+    try {
+      target = new URL(this.opalTarget.url());
+    } catch {
+      return { ok: false, message: 'no OPAL URL to connect to' };
+    }
+    const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    const label = this.opalTarget.simulated ? 'built-in OPAL simulator' : `OPAL host ${host}:${port}`;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host, port });
+      socket.setTimeout(OPAL_CONNECT_TIMEOUT_MS);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        reject(new Error(`no answer within ${OPAL_CONNECT_TIMEOUT_MS} ms`));
+      });
+      socket.once('error', reject);
+    }).catch((error: unknown) => {
+      throw new Error(`${label} unreachable: ${(error as Error).message}`);
+    });
+    return { ok: true, message: `${label} accepts connections` };
+  }
+
+  async cleanup(
+    retentionDays: number,
+    dryRun: boolean,
+    actor: Actor & { trigger: 'request' | 'schedule' },
+  ): Promise<CleanupResponseDto> {
+    const result = dryRun ? await this.countOld(retentionDays) : await this.deleteOld(retentionDays);
+    const { trigger, ...who } = actor;
+    await this.audit.record({
+      action: 'cleanup',
+      ...who,
+      details: {
+        trigger,
+        retention_days: retentionDays,
+        dry_run: dryRun,
+        deleted: result.deleted,
+        older_than: result.olderThan.toISOString(),
+        rejected_deliveries: result.rejectedDeliveries,
+        idempotency_keys: result.idempotencyKeys,
+      },
+    });
+    this.logger.log({
+      msg: dryRun ? 'Cleanup dry run' : 'Cleanup done',
+      trigger,
+      retention_days: retentionDays,
+      deleted: result.deleted,
+    });
+    return {
+      success: true,
+      action: 'cleanup_old_events',
+      deleted: result.deleted,
+      older_than: result.olderThan.toISOString(),
+      retention_days: retentionDays,
+      dry_run: dryRun,
+      pruned: {
+        rejected_deliveries: result.rejectedDeliveries,
+        idempotency_keys: result.idempotencyKeys,
+      },
+    };
+  }
+
+  private async cutoff(retentionDays: number): Promise<Date> {
+    const rows: { cutoff: Date }[] = await this.dataSource.query(
+      `SELECT now() - $1::int * interval '1 day' AS cutoff`,
+      [retentionDays],
+    );
+    return rows[0].cutoff;
+  }
+
+  private async countOld(retentionDays: number): Promise<CleanupResult> {
+    const olderThan = await this.cutoff(retentionDays);
+    const rows: { events: number; rejected: number; keys: number }[] = await this.dataSource.query(
+      `SELECT (SELECT count(*)::int FROM webhook_events WHERE received_at < $1 AND processing_status <> 'pending') AS events,
+              (SELECT count(*)::int FROM rejected_deliveries WHERE bucket < $1) AS rejected,
+              (SELECT count(*)::int FROM idempotency_keys WHERE expires_at < now()) AS keys`,
+      [olderThan],
+    );
+    return {
+      deleted: rows[0].events,
+      olderThan,
+      rejectedDeliveries: rows[0].rejected,
+      idempotencyKeys: rows[0].keys,
+    };
+  }
+
+  /**
+   * Deletes in batches, each its own statement, so a large backlog of old rows never holds one long lock.
+   * Events still waiting to be processed are kept whatever their age: deleting them would lose a callback.
+   */
+  private async deleteOld(retentionDays: number): Promise<CleanupResult> {
+    const olderThan = await this.cutoff(retentionDays);
+    const deleted = await this.deleteInBatches(
+      `DELETE FROM webhook_events WHERE id IN (
+         SELECT id FROM webhook_events WHERE received_at < $1 AND processing_status <> 'pending' LIMIT $2)`,
+      [olderThan],
+    );
+    const rejectedDeliveries = await this.deleteInBatches(
+      `DELETE FROM rejected_deliveries WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM rejected_deliveries WHERE bucket < $1 LIMIT $2))`,
+      [olderThan],
+    );
+    const idempotencyKeys = await this.deleteInBatches(
+      `DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2))`,
+      [new Date()],
+    );
+    return { deleted, olderThan, rejectedDeliveries, idempotencyKeys };
+  }
+
+  private async deleteInBatches(sql: string, params: unknown[]): Promise<number> {
+    let total = 0;
+    for (;;) {
+      // For DELETE, TypeORM's postgres driver answers [rows, affectedCount].
+      const [, affected]: [unknown[], number] = await this.dataSource.query(sql, [
+        ...params,
+        CLEANUP_BATCH_SIZE,
+      ]);
+      total += affected;
+      if (affected < CLEANUP_BATCH_SIZE) return total;
+    }
+  }
+}
+
+async function timed(
+  name: string,
+  check: () => Promise<{ ok: boolean; message: string }>,
+): Promise<ConfigurationCheckResultDto> {
+  const started = process.hrtime.bigint();
+  let outcome: { ok: boolean; message: string };
+  try {
+    outcome = await check();
+  } catch (error) {
+    outcome = { ok: false, message: (error as Error).message || 'failed' };
+  }
+  const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+  return { name, ...outcome, duration_ms: durationMs };
+}

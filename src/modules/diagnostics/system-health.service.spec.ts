@@ -1,0 +1,52 @@
+import type { DataSource } from 'typeorm';
+import type { AuditService } from '../../audit/audit.service';
+import type { AppConfig } from '../../config/app-config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { DiagnosticsService } from './diagnostics.service';
+import { SystemHealthService } from './system-health.service';
+
+// The database-down path cannot be produced on the shared test database without breaking other suites, so
+// here the connection itself is the stub: every query fails as a refused connection does.
+const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+const downDataSource = { query: () => Promise.reject(refused) } as unknown as DataSource;
+const audit = { countSince: () => Promise.reject(refused) } as unknown as AuditService;
+const config = {
+  workflowTimeoutMinutes: 10,
+  alerts: {
+    forceSyncSuccessRateMin: 90,
+    forceSyncWindowMinutes: 15,
+    noWebhookMinutes: 60,
+    authFailuresMax: 5,
+    authFailuresWindowMinutes: 10,
+    forceSyncResponseMs: 5000,
+    backlogMax: 100,
+    signatureFailureRatePercent: 10,
+  },
+} as unknown as AppConfig;
+
+describe('diagnostics with the database unreachable', () => {
+  it('answers with database down and the critical alert instead of failing', async () => {
+    const health = new SystemHealthService(downDataSource, audit, config, new MetricsService());
+    const diagnostics = new DiagnosticsService(downDataSource, health);
+    const answer = await diagnostics.lastWebhook({ limit: 10, status: 'all', include_payload: false });
+    expect(answer.events).toEqual([]);
+    expect(answer.summary).toEqual({ matched_count: null, matched_count_capped: false, returned_count: 0 });
+    expect(answer.system_health).toMatchObject({
+      database: 'down',
+      webhook_status: 'unhealthy',
+      processing_backlog: null,
+    });
+    expect(answer.alerts).toEqual([
+      expect.objectContaining({ severity: 'critical', rule: 'database_unreachable' }),
+    ]);
+  });
+
+  it('still fails loudly when a query fails while the database answers', async () => {
+    const broken = {
+      query: (sql: string) =>
+        sql === 'SELECT 1' ? Promise.resolve([{}]) : Promise.reject(new Error('syntax error')),
+    } as unknown as DataSource;
+    const health = new SystemHealthService(broken, audit, config, new MetricsService());
+    await expect(health.figures()).rejects.toThrow('syntax error');
+  });
+});
