@@ -5,6 +5,7 @@ import type { Settings } from './config/settings';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { OpalModule } from './modules/opal/opal.module';
 import { RootController } from './root.controller';
 
@@ -20,6 +21,7 @@ export class AppModule {
         AuditModule,
         HealthModule,
         OpalModule,
+        DiagnosticsModule,
       ],
       controllers: [RootController],
     };
