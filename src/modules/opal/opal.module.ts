@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
+import { OpalClientService } from './opal-client.service';
 import { OpalConfigurationService } from './opal-configuration.service';
+import { OpalTargetService } from './opal-target.service';
 
+/** Everything about OPAL: its configuration, where triggers go (real OPAL or the simulator), the client. */
 @Module({
-  providers: [OpalConfigurationService],
-  exports: [OpalConfigurationService],
+  providers: [OpalConfigurationService, OpalTargetService, OpalClientService],
+  exports: [OpalConfigurationService, OpalTargetService, OpalClientService],
 })
 export class OpalModule {}

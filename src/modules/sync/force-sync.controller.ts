@@ -1,0 +1,108 @@
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiInternalServerErrorResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ErrorResponseDto } from '../../common/error-response.dto';
+import { OperatorAuth } from '../../common/policy';
+import { WorkflowListResponseDto, WorkflowResponseDto } from '../workflows/dto/workflow-response.dto';
+import { WorkflowsService } from '../workflows/workflows.service';
+import { ForceSyncRequestDto } from './dto/force-sync-request.dto';
+import { ForceSyncResponseDto } from './dto/force-sync-response.dto';
+import { ListSyncsQueryDto } from './dto/list-syncs-query.dto';
+import { SyncConfigurationResponseDto } from './dto/sync-configuration.dto';
+import { ForceSyncService } from './force-sync.service';
+import { writeAnswer } from './write-answer';
+
+export const IDEMPOTENCY_KEY_HEADER_DOC = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    '1–200 printable ASCII characters. A repeat with the same key within 24 h returns the first answer again ' +
+    '(same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a ' +
+    'different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 ' +
+    'IDEMPOTENCY_KEY_IN_USE.',
+};
+
+@ApiTags('force-sync')
+@Controller('api/opal')
+export class ForceSyncController {
+  constructor(
+    private readonly sync: ForceSyncService,
+    private readonly workflows: WorkflowsService,
+  ) {}
+
+  /**
+   * Starts a force sync: creates the workflow, calls OPAL's strategy_workflow within the response budget,
+   * and answers 200 (accepted), 202 (OPAL not reached yet; retried in the background) or 502 (refused).
+   */
+  @Post('sync')
+  @OperatorAuth()
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
+  @ApiOkResponse({ description: 'OPAL accepted the trigger', type: ForceSyncResponseDto })
+  @ApiAcceptedResponse({
+    description: 'OPAL has not accepted yet; a retry is scheduled (external_opal.status = retry_scheduled)',
+    type: ForceSyncResponseDto,
+  })
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED (each field in details)', type: ErrorResponseDto })
+  @ApiConflictResponse({
+    description:
+      'SYNC_ALREADY_ACTIVE (details: [{ sync_id }]), IDEMPOTENCY_KEY_IN_USE or IDEMPOTENCY_KEY_REUSED',
+    type: ErrorResponseDto,
+  })
+  @ApiResponse({
+    status: 502,
+    description: 'OPAL_TRIGGER_REJECTED: OPAL refused for good (details: [{ sync_id, opal_status }])',
+    type: ErrorResponseDto,
+  })
+  @ApiInternalServerErrorResponse({
+    description: 'CONFIGURATION_ERROR: the OPAL settings are invalid (details name each problem)',
+    type: ErrorResponseDto,
+  })
+  async forceSync(
+    @Body() body: ForceSyncRequestDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ForceSyncResponseDto> {
+    return writeAnswer(res, await this.sync.forceSync(body, idempotencyKey));
+  }
+
+  /** Configuration report: whether a force sync can run, with every check (secrets masked). */
+  @Get('sync')
+  @OperatorAuth()
+  @ApiOkResponse({ description: 'The configuration is valid', type: SyncConfigurationResponseDto })
+  @ApiInternalServerErrorResponse({
+    description:
+      'CONFIGURATION_ERROR: the same report plus the error fields (success, error, code, message, details)',
+    type: SyncConfigurationResponseDto,
+  })
+  getSyncConfiguration(@Res({ passthrough: true }) res: Response): SyncConfigurationResponseDto {
+    return writeAnswer(res, { ...this.sync.configurationReport(), replayed: false });
+  }
+
+  /** One workflow, live: status, progress, every call to OPAL and the nine agents. */
+  @Get('sync/:sync_id')
+  @OperatorAuth()
+  @ApiOkResponse({ type: WorkflowResponseDto })
+  @ApiNotFoundResponse({ description: 'WORKFLOW_NOT_FOUND', type: ErrorResponseDto })
+  getSync(@Param('sync_id') syncId: string): Promise<WorkflowResponseDto> {
+    return this.workflows.getResponse(syncId);
+  }
+
+  /** Workflows, newest first, with keyset paging (`before` = the previous page's `next_before`). */
+  @Get('syncs')
+  @OperatorAuth()
+  @ApiOkResponse({ type: WorkflowListResponseDto })
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED', type: ErrorResponseDto })
+  listSyncs(@Query() query: ListSyncsQueryDto): Promise<WorkflowListResponseDto> {
+    return this.workflows.list({ status: query.status, limit: query.limit ?? 20, before: query.before });
+  }
+}

@@ -1,0 +1,359 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AppError } from '../../common/app-error';
+import { newCorrelationId, RequestContext } from '../../common/request-context';
+import { AppConfig } from '../../config/app-config';
+import { MetricsService } from '../../metrics/metrics.service';
+import { OPAL_AGENTS, SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../opal/agents';
+import type { SyncScope } from '../opal/agents';
+import { OpalConfigurationService } from '../opal/opal-configuration.service';
+import { buildTriggerPayload, newSpanId } from '../opal/trigger-payload';
+import { WorkflowsService } from '../workflows/workflows.service';
+import type { ForceSyncRequestDto } from './dto/force-sync-request.dto';
+import type { ForceSyncResponseDto } from './dto/force-sync-response.dto';
+import type {
+  OrchestrationTriggerInfoDto,
+  OrchestrationTriggerRequestDto,
+  OrchestrationTriggerResponseDto,
+} from './dto/orchestration-trigger.dto';
+import type { SyncConfigurationResponseDto } from './dto/sync-configuration.dto';
+import { IdempotencyService, parseIdempotencyKey, requestHash } from './idempotency.service';
+import type { IdempotentAnswer, RouteAnswer } from './idempotency.service';
+import {
+  DEFAULT_CLIENT_NAME,
+  DEFAULT_FORCE_SYNC_TRIGGERED_BY,
+  DEFAULT_INDUSTRY,
+  DEFAULT_SCOPE,
+  DEFAULT_TRIGGER_TRIGGERED_BY,
+  FORCE_SYNC_PARAMETERS,
+  TRIGGER_PARAMETERS,
+  workflowSecurity,
+} from './sync-descriptions';
+import { TriggerDispatcherService } from './trigger-dispatcher.service';
+import type { DispatchState } from './trigger-dispatcher.service';
+
+type Endpoint = 'force_sync' | 'orchestration_trigger';
+
+interface LaunchSpec {
+  source: Endpoint;
+  syncScope: SyncScope;
+  clientName: string;
+  industry: string;
+  recipients: string[];
+  includeRagUpdate: boolean;
+  triggeredBy: string;
+  sessionId: string | null;
+  engineForm: Record<string, unknown> | null;
+  clientMetadata: Record<string, unknown> | null;
+  allowConcurrent: boolean;
+}
+
+/** A workflow created and its first attempt made within the request's budget. */
+interface Launched {
+  syncId: string;
+  correlationId: string;
+  createdAt: Date;
+  state: DispatchState;
+  externalDurationMs: number;
+  outcome: 'accepted' | 'retry_scheduled';
+}
+
+const FORCE_SYNC_SCOPE = 'POST /api/opal/sync';
+const TRIGGER_SCOPE = 'POST /api/orchestrations/trigger';
+const MIN_ATTEMPT_TIMEOUT_MS = 100;
+
+/**
+ * Force sync and orchestration trigger: validate what the DTOs cannot, create the workflow (single flight per
+ * scope and client, enforced in the database), make the first call to OPAL within the response budget, and
+ * answer 200 / 202 / 502. Later attempts belong to the TriggerDispatcherService.
+ */
+@Injectable()
+export class ForceSyncService {
+  private readonly logger = new Logger('ForceSync');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly opalConfig: OpalConfigurationService,
+    private readonly workflows: WorkflowsService,
+    private readonly dispatcher: TriggerDispatcherService,
+    private readonly idempotency: IdempotencyService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async forceSync(
+    dto: ForceSyncRequestDto,
+    idempotencyHeader: string | string[] | undefined,
+  ): Promise<IdempotentAnswer<ForceSyncResponseDto>> {
+    const started = performance.now();
+    const key = parseIdempotencyKey(idempotencyHeader);
+    this.assertConfigured('force_sync');
+    const spec: LaunchSpec = {
+      source: 'force_sync',
+      syncScope: dto.sync_scope ?? DEFAULT_SCOPE,
+      clientName: dto.client_context?.client_name ?? DEFAULT_CLIENT_NAME,
+      industry: dto.client_context?.industry ?? DEFAULT_INDUSTRY,
+      recipients: dto.client_context?.recipients ?? [],
+      includeRagUpdate: dto.include_rag_update ?? true,
+      triggeredBy: dto.triggered_by ?? DEFAULT_FORCE_SYNC_TRIGGERED_BY,
+      sessionId: null,
+      engineForm: null,
+      clientMetadata: dto.metadata ?? null,
+      allowConcurrent: dto.allow_concurrent ?? false,
+    };
+    const answer = await this.idempotency.run(FORCE_SYNC_SCOPE, key, requestHash(dto), async () => {
+      const launched = await this.launch(spec, started);
+      return this.forceSyncAnswer(spec, launched, started);
+    });
+    if (answer.replayed) this.metrics.forceSyncOutcomes.inc({ endpoint: 'force_sync', outcome: 'replayed' });
+    return answer;
+  }
+
+  async triggerOrchestration(
+    dto: OrchestrationTriggerRequestDto,
+    idempotencyHeader: string | string[] | undefined,
+  ): Promise<IdempotentAnswer<OrchestrationTriggerResponseDto>> {
+    const started = performance.now();
+    const key = parseIdempotencyKey(idempotencyHeader);
+    if (dto.workflow_name !== STRATEGY_WORKFLOW) {
+      this.metrics.forceSyncOutcomes.inc({ endpoint: 'orchestration_trigger', outcome: 'not_allowed' });
+      throw new AppError('WORKFLOW_NOT_ALLOWED', `Only ${STRATEGY_WORKFLOW} may be triggered`, [
+        { field: 'workflow_name', message: `workflow_name must be ${STRATEGY_WORKFLOW}` },
+      ]);
+    }
+    this.assertConfigured('orchestration_trigger');
+    const spec: LaunchSpec = {
+      source: 'orchestration_trigger',
+      syncScope: DEFAULT_SCOPE,
+      clientName: dto.client_name ?? DEFAULT_CLIENT_NAME,
+      industry: dto.engine_form?.industry ?? DEFAULT_INDUSTRY,
+      recipients: dto.preferences?.recipients ?? [],
+      includeRagUpdate: true,
+      triggeredBy: dto.triggered_by ?? DEFAULT_TRIGGER_TRIGGERED_BY,
+      sessionId: dto.session_id,
+      engineForm: dto.engine_form ? { ...dto.engine_form } : null,
+      clientMetadata: null,
+      allowConcurrent: true,
+    };
+    const answer = await this.idempotency.run(TRIGGER_SCOPE, key, requestHash(dto), async () => {
+      const launched = await this.launch(spec, started);
+      const accepted = launched.outcome === 'accepted';
+      const body: OrchestrationTriggerResponseDto = {
+        success: true,
+        workflow_id: launched.syncId,
+        opal_workflow_id: launched.state.opalWorkflowId,
+        session_id: dto.session_id,
+        correlation_id: launched.correlationId,
+        status: launched.outcome,
+        status_url: `/api/opal/sync/${launched.syncId}`,
+        message: accepted
+          ? `${STRATEGY_WORKFLOW} triggered: OPAL accepted the request`
+          : `${STRATEGY_WORKFLOW} queued: OPAL has not accepted yet; the service retries in the background`,
+      };
+      return { status: accepted ? 200 : 202, body };
+    });
+    if (answer.replayed) {
+      this.metrics.forceSyncOutcomes.inc({ endpoint: 'orchestration_trigger', outcome: 'replayed' });
+    }
+    return answer;
+  }
+
+  /** `GET /api/opal/sync`: 200 with a valid configuration, 500 CONFIGURATION_ERROR (same report) otherwise. */
+  configurationReport(): RouteAnswer<SyncConfigurationResponseDto> {
+    const configuration = this.opalConfig.report();
+    const report: SyncConfigurationResponseDto = {
+      workflow_security: workflowSecurity(),
+      configuration,
+      endpoint: '/api/opal/sync',
+      method: 'POST',
+      parameters: FORCE_SYNC_PARAMETERS,
+    };
+    if (configuration.valid) return { status: 200, body: report };
+    return {
+      status: 500,
+      body: {
+        success: false,
+        error: 'Configuration Error',
+        code: 'CONFIGURATION_ERROR',
+        message: 'Environment validation failed',
+        details: configuration.checks.filter((c) => !c.ok).map((c) => ({ name: c.name, message: c.message })),
+        correlation_id: RequestContext.correlationId() ?? 'unknown',
+        ...report,
+      },
+    };
+  }
+
+  describeTrigger(): OrchestrationTriggerInfoDto {
+    const configuration = this.opalConfig.report();
+    return {
+      endpoint: '/api/orchestrations/trigger',
+      method: 'POST',
+      allowed_workflow: STRATEGY_WORKFLOW,
+      blocked_workflows: workflowSecurity().blocked_workflows,
+      ready: configuration.valid,
+      mode: configuration.mode,
+      problems: configuration.checks.filter((c) => !c.ok).map((c) => c.name),
+      parameters: TRIGGER_PARAMETERS,
+    };
+  }
+
+  private assertConfigured(endpoint: Endpoint): void {
+    const report = this.opalConfig.report();
+    if (report.valid) return;
+    this.metrics.forceSyncOutcomes.inc({ endpoint, outcome: 'configuration_error' });
+    throw new AppError(
+      'CONFIGURATION_ERROR',
+      'Environment validation failed',
+      report.checks.filter((c) => !c.ok).map((c) => ({ name: c.name, message: c.message })),
+    );
+  }
+
+  private async launch(spec: LaunchSpec, started: number): Promise<Launched> {
+    const syncId = randomUUID();
+    const correlationId = newCorrelationId('force-sync');
+    const context = RequestContext.current();
+    if (context) context.workflowCorrelationId = correlationId;
+    const createdAt = new Date();
+    const payload = buildTriggerPayload({
+      syncId,
+      correlationId,
+      spanId: newSpanId(),
+      clientName: spec.clientName,
+      industry: spec.industry,
+      recipients: spec.recipients,
+      syncScope: spec.syncScope,
+      includeRagUpdate: spec.includeRagUpdate,
+      triggeredBy: spec.triggeredBy,
+      forceSync: spec.source === 'force_sync',
+      callbackUrl: this.opalConfig.callbackUrl(),
+      workspaceId: this.config.opal.workspaceId,
+      triggerTimestamp: createdAt,
+      sessionId: spec.sessionId,
+      engineForm: spec.engineForm,
+      clientMetadata: spec.clientMetadata,
+    });
+
+    await this.dataSource.transaction(async (manager) => {
+      if (spec.source === 'force_sync') {
+        // Serialises concurrent force syncs of one scope and client across every instance on this database.
+        await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+          `${spec.syncScope}|${spec.clientName}`,
+        ]);
+        if (!spec.allowConcurrent) {
+          const active: { id: string }[] = await manager.query(
+            `SELECT id FROM workflows
+              WHERE sync_scope = $1 AND client_name = $2 AND status IN ('pending', 'triggered', 'running')
+                AND created_at > now() - ($3::int * interval '1 minute')
+              ORDER BY created_at DESC LIMIT 1`,
+            [spec.syncScope, spec.clientName, this.config.workflowTimeoutMinutes],
+          );
+          if (active[0]) {
+            this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'already_active' });
+            throw new AppError(
+              'SYNC_ALREADY_ACTIVE',
+              'A sync with the same scope and client is still active; set allow_concurrent to start another',
+              [{ sync_id: active[0].id }],
+            );
+          }
+        }
+      }
+      await this.workflows.createWorkflow(manager, {
+        id: syncId,
+        correlationId,
+        source: spec.source,
+        syncScope: spec.syncScope,
+        clientName: spec.clientName,
+        triggeredBy: spec.triggeredBy,
+        sessionId: spec.sessionId,
+        outboundPayload: payload as unknown as Record<string, unknown>,
+        leaseMs: this.dispatcher.initialLeaseMs,
+      });
+    });
+    this.logger.log({ msg: 'Workflow created', sync_id: syncId, source: spec.source, scope: spec.syncScope });
+
+    const elapsed = performance.now() - started;
+    const timeoutMs = Math.max(
+      MIN_ATTEMPT_TIMEOUT_MS,
+      Math.min(this.config.opal.timeoutMs, this.config.opal.forceSyncResponseBudgetMs - elapsed),
+    );
+    const dispatched = await this.dispatcher.attemptNow(syncId, Math.floor(timeoutMs));
+    const state = dispatched?.state ?? (await this.currentState(syncId));
+    const externalDurationMs = dispatched?.attempt.durationMs ?? 0;
+    const responseTimeMs = Math.round(performance.now() - started);
+    await this.dataSource.query(`UPDATE workflows SET response_time_ms = $2 WHERE id = $1`, [
+      syncId,
+      responseTimeMs,
+    ]);
+
+    if (state.status === 'trigger_failed') {
+      this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'rejected' });
+      throw new AppError(
+        'OPAL_TRIGGER_REJECTED',
+        state.lastStatusCode === null
+          ? `OPAL did not accept the trigger after ${state.attempts} attempt(s)`
+          : `OPAL refused the trigger (HTTP ${state.lastStatusCode})`,
+        [{ sync_id: syncId, opal_status: state.lastStatusCode }],
+      );
+    }
+    const outcome = state.status === 'pending' ? 'retry_scheduled' : 'accepted';
+    this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome });
+    return { syncId, correlationId, createdAt, state, externalDurationMs, outcome };
+  }
+
+  private async currentState(syncId: string): Promise<DispatchState> {
+    const workflow = await this.workflows.findById(syncId);
+    if (!workflow) throw new Error(`workflow ${syncId} vanished after creation`);
+    return {
+      status: workflow.status,
+      attempts: workflow.triggerAttempts,
+      opalWorkflowId: workflow.opalWorkflowId,
+      nextAttemptAt: workflow.nextAttemptAt,
+      lastStatusCode: workflow.lastStatusCode,
+      lastError: workflow.lastError,
+    };
+  }
+
+  private forceSyncAnswer(
+    spec: LaunchSpec,
+    launched: Launched,
+    started: number,
+  ): RouteAnswer<ForceSyncResponseDto> {
+    const accepted = launched.outcome === 'accepted';
+    const { state } = launched;
+    const scope = SCOPE_DETAILS[spec.syncScope];
+    const body: ForceSyncResponseDto = {
+      success: true,
+      sync_id: launched.syncId,
+      correlation_id: launched.correlationId,
+      message: accepted
+        ? `Force sync started: OPAL accepted ${STRATEGY_WORKFLOW}`
+        : 'Force sync queued: OPAL has not accepted the trigger yet; the service retries in the background',
+      status_url: `/api/opal/sync/${launched.syncId}`,
+      sync_details: {
+        scope: spec.syncScope,
+        platforms_included: [...scope.platforms],
+        estimated_duration: scope.estimatedDuration,
+        triggered_by: spec.triggeredBy,
+        sync_timestamp: launched.createdAt.toISOString(),
+        internal_workflow: { enabled: true, workflow_id: launched.syncId, status: state.status },
+        external_opal: {
+          triggered: accepted,
+          workflow_name: STRATEGY_WORKFLOW,
+          workflow_id: state.opalWorkflowId,
+          status: launched.outcome,
+          attempts: state.attempts,
+          next_attempt_at: accepted || !state.nextAttemptAt ? null : state.nextAttemptAt.toISOString(),
+          last_error: accepted ? null : state.lastError,
+          ai_agents_count: OPAL_AGENTS.length,
+          simulated: this.opalConfig.mode === 'simulator',
+        },
+        telemetry: {
+          total_duration_ms: Math.round(performance.now() - started),
+          external_duration_ms: launched.externalDurationMs,
+        },
+      },
+    };
+    return { status: accepted ? 200 : 202, body };
+  }
+}
