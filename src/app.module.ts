@@ -7,6 +7,7 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { OpalModule } from './modules/opal/opal.module';
+import { SyncModule } from './modules/sync/sync.module';
 import { RootController } from './root.controller';
 
 @Module({})
@@ -21,6 +22,7 @@ export class AppModule {
         AuditModule,
         HealthModule,
         OpalModule,
+        SyncModule,
         DiagnosticsModule,
       ],
       controllers: [RootController],

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AgentRunEntity } from './agent-run.entity';
 import { TriggerAttemptEntity } from './trigger-attempt.entity';
 import { WorkflowEntity } from './workflow.entity';
+import { WorkflowsService } from './workflows.service';
 
 /**
  * Workflows, their agents and trigger attempts: the state that force sync creates, webhook processing and
@@ -10,7 +11,7 @@ import { WorkflowEntity } from './workflow.entity';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([WorkflowEntity, AgentRunEntity, TriggerAttemptEntity])],
-  providers: [],
-  exports: [TypeOrmModule],
+  providers: [WorkflowsService],
+  exports: [TypeOrmModule, WorkflowsService],
 })
 export class WorkflowsModule {}
