@@ -8,6 +8,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { OpalModule } from './modules/opal/opal.module';
 import { SyncModule } from './modules/sync/sync.module';
+import { WebhooksModule } from './modules/webhooks/webhooks.module';
 import { RootController } from './root.controller';
 
 @Module({})
@@ -23,6 +24,7 @@ export class AppModule {
         HealthModule,
         OpalModule,
         SyncModule,
+        WebhooksModule,
         DiagnosticsModule,
       ],
       controllers: [RootController],

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AgentRunEntity } from './agent-run.entity';
 import { TriggerAttemptEntity } from './trigger-attempt.entity';
 import { WorkflowEntity } from './workflow.entity';
+import { WorkflowStateService } from './workflow-state.service';
 import { WorkflowsService } from './workflows.service';
 
 /**
@@ -11,7 +12,7 @@ import { WorkflowsService } from './workflows.service';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([WorkflowEntity, AgentRunEntity, TriggerAttemptEntity])],
-  providers: [WorkflowsService],
-  exports: [TypeOrmModule, WorkflowsService],
+  providers: [WorkflowsService, WorkflowStateService],
+  exports: [TypeOrmModule, WorkflowsService, WorkflowStateService],
 })
 export class WorkflowsModule {}

@@ -1,0 +1,145 @@
+import { Injectable, type PipeTransform } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate, type ValidationError } from 'class-validator';
+import { AppError, type ErrorDetail } from '../../common/app-error';
+import { canonicalJson, sha256Hex } from '../../common/canonical-json';
+import { STRATEGY_WORKFLOW, isAgentId, type AgentId } from '../opal/agents';
+import type { EventType } from '../workflows/workflow-state';
+import { WebhookEventDto } from './dto/webhook-event.dto';
+import { isExecutionStatus, normalizeEventType } from './event-type';
+import type { EventStatus, ExecutionStatus } from './event-type';
+
+/** A validated callback, normalised into the columns of `webhook_events`. */
+export interface ParsedWebhookEvent {
+  /** The body exactly as parsed, unknown fields included: stored as the payload. */
+  payload: Record<string, unknown>;
+  idempotencyKey: string;
+  sourceEventId: string | null;
+  eventType: EventType;
+  rawEventType: string | null;
+  status: EventStatus;
+  workflowRef: string;
+  workflowName: string | null;
+  agentId: AgentId | null;
+  executionStatus: ExecutionStatus | null;
+  correlationId: string | null;
+  errorMessage: string | null;
+  /** null = the time of receipt. */
+  occurredAt: Date | null;
+}
+
+const MAX_CORRELATION_ID_LENGTH = 200;
+
+/**
+ * The duplicate key of a callback: the sender's `event_id` when it sent one, else the SHA-256 of the body's
+ * canonical JSON (keys sorted at every depth). The prefixes keep the two spaces apart, so an `event_id` that
+ * happens to look like a hash can never collide with the hash of another body.
+ */
+export function idempotencyKeyOf(body: Record<string, unknown>): string {
+  const eventId = body.event_id;
+  if (typeof eventId === 'string' && eventId.length > 0) return `id:${eventId}`;
+  return `sha256:${sha256Hex(canonicalJson(body))}`;
+}
+
+/** Validates a parsed callback body and normalises it; throws 400 with every field problem listed. */
+export async function parseWebhookEvent(body: unknown): Promise<ParsedWebhookEvent> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AppError('VALIDATION_FAILED', 'Invalid request: body', [
+      { field: 'body', message: 'must be a JSON object' },
+    ]);
+  }
+  const payload = body as Record<string, unknown>;
+  // Refused before anything else: only strategy_workflow may ever be acted upon.
+  if (typeof payload.workflow_name === 'string' && payload.workflow_name !== STRATEGY_WORKFLOW) {
+    throw new AppError('WORKFLOW_NOT_ALLOWED', `Only ${STRATEGY_WORKFLOW} is accepted`, [
+      { field: 'workflow_name', message: `must be ${STRATEGY_WORKFLOW}` },
+    ]);
+  }
+
+  const dto = plainToInstance(WebhookEventDto, payload, { enableImplicitConversion: false });
+  const errors = await validate(dto, {
+    whitelist: false,
+    forbidNonWhitelisted: false,
+    forbidUnknownValues: false,
+    stopAtFirstError: false,
+  });
+  const details = flatten(errors);
+  const invalid = new Set(details.map((d) => d.field));
+
+  const hasAgentId = isAgentId(dto.agent_id);
+  const executionStatus = isExecutionStatus(dto.execution_status) ? dto.execution_status : null;
+  const normalized = invalid.has('event_type')
+    ? null
+    : normalizeEventType(dto.event_type, executionStatus, hasAgentId);
+  if (!invalid.has('event_type') && normalized === null) {
+    const absent = typeof dto.event_type !== 'string' || dto.event_type.trim() === '';
+    details.push({
+      field: 'event_type',
+      message: absent
+        ? 'is required unless agent_id and execution_status are present'
+        : 'must be one of workflow_started, agent_started, agent_completed, workflow_completed, workflow_failed (or an alias)',
+    });
+  }
+  const isAgentEvent =
+    normalized !== null &&
+    (normalized.eventType === 'agent_started' || normalized.eventType === 'agent_completed');
+  if (isAgentEvent && dto.agent_id === undefined) {
+    details.push({ field: 'agent_id', message: 'is required for agent events' });
+  }
+
+  let occurredAt: Date | null = null;
+  if (typeof dto.timestamp === 'string' && !invalid.has('timestamp')) {
+    occurredAt = new Date(dto.timestamp);
+    if (Number.isNaN(occurredAt.getTime())) {
+      details.push({ field: 'timestamp', message: 'timestamp must be a valid ISO 8601 date-time' });
+    }
+  }
+
+  if (details.length > 0 || normalized === null) {
+    const fields = [...new Set(details.map((d) => d.field))].join(', ');
+    throw new AppError('VALIDATION_FAILED', `Invalid request: ${fields}`, details);
+  }
+
+  return {
+    payload,
+    idempotencyKey: idempotencyKeyOf(payload),
+    sourceEventId: dto.event_id ?? null,
+    eventType: normalized.eventType,
+    rawEventType: typeof dto.event_type === 'string' ? dto.event_type : null,
+    status: normalized.status,
+    workflowRef: dto.workflow_id,
+    workflowName: dto.workflow_name ?? null,
+    agentId: hasAgentId ? (dto.agent_id as AgentId) : null,
+    executionStatus,
+    correlationId: correlationIdOf(dto),
+    errorMessage:
+      typeof dto.error?.message === 'string' && dto.error.message !== '' ? dto.error.message : null,
+    occurredAt,
+  };
+}
+
+/** The body as the route's argument: validated and normalised, unknown fields kept. */
+@Injectable()
+export class WebhookEventPipe implements PipeTransform<unknown, Promise<ParsedWebhookEvent>> {
+  transform(value: unknown): Promise<ParsedWebhookEvent> {
+    return parseWebhookEvent(value);
+  }
+}
+
+function correlationIdOf(dto: WebhookEventDto): string | null {
+  if (typeof dto.correlation_id === 'string' && dto.correlation_id !== '') return dto.correlation_id;
+  const nested = dto.metadata?.correlation_id;
+  if (typeof nested === 'string' && nested !== '' && nested.length <= MAX_CORRELATION_ID_LENGTH)
+    return nested;
+  return null;
+}
+
+function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  for (const error of errors) {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    for (const message of Object.values(error.constraints ?? {})) out.push({ field, message });
+    if (error.children && error.children.length > 0) out.push(...flatten(error.children, field));
+  }
+  return out;
+}

@@ -1,0 +1,244 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AppConfig } from '../../config/app-config';
+import { OPAL_AGENTS, isAgentId } from '../opal/agents';
+import {
+  WORKFLOW_STATUSES,
+  applyEvent,
+  initialWorkflowState,
+  type AgentState,
+  type AgentStatus,
+  type EventType,
+  type StateEvent,
+  type WorkflowState,
+  type WorkflowStatus,
+} from './workflow-state';
+
+/** The workflow columns the state machine reads and writes, plus what callers need to describe it. */
+export interface WorkflowRow {
+  id: string;
+  correlationId: string;
+  opalWorkflowId: string | null;
+  status: WorkflowStatus;
+  createdAt: Date;
+  triggeredAt: Date | null;
+  startedAt: Date | null;
+  completedAt: Date | null;
+}
+
+export interface LoadedWorkflowState {
+  workflow: WorkflowRow;
+  state: WorkflowState;
+}
+
+/** The stored fields of an event that the state machine needs (webhook_events columns). */
+export interface StoredEventFields {
+  eventType: string;
+  agentId: string | null;
+  status: string;
+  occurredAt: Date;
+  errorMessage: string | null;
+}
+
+interface WorkflowDbRow {
+  id: string;
+  correlation_id: string;
+  opal_workflow_id: string | null;
+  status: string;
+  created_at: Date;
+  triggered_at: Date | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+interface AgentDbRow {
+  agent_id: string;
+  status: string;
+  started_at: Date | null;
+  completed_at: Date | null;
+  error: string | null;
+}
+
+const SWEEP_BATCH = 100;
+
+/**
+ * Loads and stores the workflow/agent state that the pure state machine (`workflow-state.ts`) computes.
+ * Webhook processing, the timeout sweep and replay all go through here, so the rows are written one way only.
+ */
+@Injectable()
+export class WorkflowStateService {
+  private readonly logger = new Logger('WorkflowState');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * The workflow and its current state, or null when there is no such workflow. With `lock`, the workflow row
+   * is locked (`FOR UPDATE`) until the caller's transaction ends: every writer of the state takes this lock,
+   * so two instances never apply events to the same workflow at once.
+   */
+  async loadState(
+    manager: EntityManager,
+    syncId: string,
+    options: { lock: boolean },
+  ): Promise<LoadedWorkflowState | null> {
+    const rows: WorkflowDbRow[] = await manager.query(
+      `SELECT id, correlation_id, opal_workflow_id, status, created_at, triggered_at, started_at, completed_at
+         FROM workflows WHERE id = $1 ${options.lock ? 'FOR UPDATE' : ''}`,
+      [syncId],
+    );
+    if (rows.length === 0) return null;
+    const workflow = toWorkflowRow(rows[0]);
+    const agentRows: AgentDbRow[] = await manager.query(
+      `SELECT agent_id, status, started_at, completed_at, error FROM agent_runs WHERE workflow_id = $1`,
+      [syncId],
+    );
+    const state = initialWorkflowState(workflow.status);
+    state.startedAt = workflow.startedAt;
+    state.completedAt = workflow.completedAt;
+    for (const row of agentRows) {
+      if (!isAgentId(row.agent_id)) continue;
+      state.agents[row.agent_id] = {
+        status: row.status as AgentStatus,
+        startedAt: row.started_at,
+        completedAt: row.completed_at,
+        error: row.error,
+      };
+    }
+    return { workflow, state };
+  }
+
+  /** Writes what differs between `previous` and `next`: the workflow's status and times, and changed agents. */
+  async saveState(
+    manager: EntityManager,
+    syncId: string,
+    previous: WorkflowState,
+    next: WorkflowState,
+  ): Promise<void> {
+    if (
+      previous.status !== next.status ||
+      !sameTime(previous.startedAt, next.startedAt) ||
+      !sameTime(previous.completedAt, next.completedAt)
+    ) {
+      await manager.query(
+        `UPDATE workflows SET status = $2, started_at = $3, completed_at = $4, updated_at = now() WHERE id = $1`,
+        [syncId, next.status, next.startedAt, next.completedAt],
+      );
+    }
+    const changed = OPAL_AGENTS.filter(
+      (agentId) => !sameAgent(previous.agents[agentId], next.agents[agentId]),
+    );
+    if (changed.length === 0) return;
+    // An upsert, so a workflow created without its nine agent rows still ends up with them.
+    await manager.query(
+      `INSERT INTO agent_runs (workflow_id, agent_id, status, started_at, completed_at, error)
+       SELECT $1, a.agent_id, a.status, a.started_at, a.completed_at, a.error
+         FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+              AS a(agent_id, status, started_at, completed_at, error)
+       ON CONFLICT (workflow_id, agent_id) DO UPDATE
+         SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
+             completed_at = EXCLUDED.completed_at, error = EXCLUDED.error`,
+      [
+        syncId,
+        changed,
+        changed.map((id) => next.agents[id].status),
+        changed.map((id) => next.agents[id].startedAt),
+        changed.map((id) => next.agents[id].completedAt),
+        changed.map((id) => next.agents[id].error),
+      ],
+    );
+  }
+
+  /**
+   * The state a workflow has before any OPAL event: `trigger_failed` when OPAL refused it, `triggered` once
+   * OPAL accepted it, `pending` while the trigger is still being attempted. Replay folds events onto this.
+   */
+  initialStateFor(workflow: Pick<WorkflowRow, 'status' | 'triggeredAt'>): WorkflowState {
+    if (workflow.status === 'trigger_failed') return initialWorkflowState('trigger_failed');
+    if (workflow.triggeredAt !== null) return initialWorkflowState('triggered');
+    if (workflow.status === 'pending') return initialWorkflowState('pending');
+    // Any later status without a recorded acceptance means OPAL accepted it (its events prove it).
+    return initialWorkflowState('triggered');
+  }
+
+  /** The state-machine event of a stored webhook event (the outcome is kept as the event's `status`). */
+  stateEventOf(event: StoredEventFields): StateEvent {
+    const type = event.eventType as EventType;
+    return {
+      type,
+      agentId: isAgentId(event.agentId) ? event.agentId : null,
+      outcome: type === 'agent_completed' ? (event.status === 'failed' ? 'failed' : 'success') : null,
+      occurredAt: event.occurredAt,
+      error: event.errorMessage,
+    };
+  }
+
+  /**
+   * Marks workflows that got no terminal event within WORKFLOW_TIMEOUT_MINUTES (and their pending/running
+   * agents) `timed_out`. Safe on every instance at once: rows locked by another sweep or by event processing
+   * are skipped and picked up by the next run. Returns how many workflows timed out.
+   */
+  async sweepTimeouts(now: Date = new Date()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const swept = await this.dataSource.transaction(async (manager) => {
+        const due: { id: string }[] = await manager.query(
+          `SELECT id FROM workflows
+            WHERE status IN ('pending', 'triggered', 'running')
+              AND created_at < $1::timestamptz - ($2::int * interval '1 minute')
+            ORDER BY created_at
+            LIMIT ${SWEEP_BATCH}
+            FOR UPDATE SKIP LOCKED`,
+          [now, this.config.workflowTimeoutMinutes],
+        );
+        let count = 0;
+        for (const { id } of due) {
+          const loaded = await this.loadState(manager, id, { lock: false });
+          if (!loaded) continue;
+          const result = applyEvent(loaded.state, { type: 'timeout', occurredAt: now });
+          if (!result.changed) continue;
+          await this.saveState(manager, id, loaded.state, result.state);
+          count++;
+        }
+        return { count, full: due.length === SWEEP_BATCH };
+      });
+      total += swept.count;
+      if (!swept.full || swept.count === 0) break;
+    }
+    if (total > 0) this.logger.warn({ msg: 'Workflows timed out', count: total });
+    return total;
+  }
+}
+
+function toWorkflowRow(row: WorkflowDbRow): WorkflowRow {
+  const status = (WORKFLOW_STATUSES as readonly string[]).includes(row.status)
+    ? (row.status as WorkflowStatus)
+    : 'pending';
+  return {
+    id: row.id,
+    correlationId: row.correlation_id,
+    opalWorkflowId: row.opal_workflow_id,
+    status,
+    createdAt: row.created_at,
+    triggeredAt: row.triggered_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+  };
+}
+
+function sameTime(a: Date | null, b: Date | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.getTime() === b.getTime();
+}
+
+function sameAgent(a: AgentState | undefined, b: AgentState): boolean {
+  if (!a) return false;
+  return (
+    a.status === b.status &&
+    a.error === b.error &&
+    sameTime(a.startedAt, b.startedAt) &&
+    sameTime(a.completedAt, b.completedAt)
+  );
+}
