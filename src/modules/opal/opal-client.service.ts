@@ -131,11 +131,18 @@ function stringField(value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 && value.length <= 200 ? value : null;
 }
 
-/** Names the kind of failure only: error messages of fetch carry host and port of the target. */
+/**
+ * Names the kind of failure only: error messages of fetch carry host and port of the target. Duck-typed, as
+ * fetch's errors may come from another realm (so `instanceof Error` cannot be relied on).
+ */
 function describeFailure(err: unknown, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `timeout after ${timeoutMs} ms`;
-  if (err instanceof Error && err.name === 'AbortError') return 'aborted (service shutting down)';
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === 'string' ? cause.code : null;
-  return code ? `network error (${code})` : 'network error';
+  const error = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; cause?: unknown };
+  if (error.name === 'AbortError') return 'aborted (service shutting down)';
+  const cause = (typeof error.cause === 'object' && error.cause !== null ? error.cause : {}) as {
+    code?: unknown;
+  };
+  return typeof cause.code === 'string' && /^[A-Z0-9_]{1,40}$/.test(cause.code)
+    ? `network error (${cause.code})`
+    : 'network error';
 }

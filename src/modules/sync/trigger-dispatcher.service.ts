@@ -5,6 +5,7 @@ import { RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
 import { JobLeaseService } from '../../database/job-lease.service';
 import { OpalClientService } from '../opal/opal-client.service';
+import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import type { OpalAttemptResult } from '../opal/opal-client.service';
 import { retryDelayMs, shouldRetry } from '../opal/retry-policy';
 import type { BackoffPolicy } from '../opal/retry-policy';
@@ -83,6 +84,7 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly opal: OpalClientService,
+    private readonly opalConfig: OpalConfigurationService,
     private readonly jobs: JobLeaseService,
     private readonly idempotency: IdempotencyService,
   ) {}
@@ -163,6 +165,8 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
     await this.cleanupIfDue();
     const capacity = MAX_IN_FLIGHT - this.inFlight.size;
     if (capacity <= 0 || this.stopping.signal.aborted) return;
+    // With invalid OPAL settings every attempt would fail; pending triggers wait until the settings are fixed.
+    if (!this.opalConfig.report().valid) return;
     for (const claim of await this.claimDue(capacity)) {
       const context = { correlationId: claim.correlation_id, workflowCorrelationId: claim.correlation_id };
       const attempt: Promise<void> = RequestContext.run(context, () =>
