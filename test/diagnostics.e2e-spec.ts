@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { createTestApp, operatorHeaders, resetDatabase, type TestApp } from './support/app';
-import { seedEvent, seedEventStream, seedRejected, seedWorkflow } from './support/seed';
+import { operatorHeaders, resetDatabase, type TestApp } from './support/app';
+import { createSeededTestApp, seedEvent, seedEventStream, seedRejected, seedWorkflow } from './support/seed';
 
 const PATH = '/api/diagnostics/last-webhook';
 
@@ -9,7 +9,7 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
   const get = (query: string) => request(t.url).get(`${PATH}${query}`).set(operatorHeaders());
 
   beforeAll(async () => {
-    t = await createTestApp();
+    t = await createSeededTestApp();
   });
   afterAll(async () => {
     await t.close();
@@ -399,7 +399,7 @@ describe('diagnostics: alert rules fire and clear (e2e)', () => {
   const rule = async (name: string) => (await alerts()).find((a) => a.rule === name);
 
   beforeAll(async () => {
-    t = await createTestApp({
+    t = await createSeededTestApp({
       ALERT_BACKLOG_MAX: '5',
       ALERT_AUTH_FAILURES_MAX: '2',
       ALERT_AUTH_FAILURES_WINDOW_MINUTES: '10',

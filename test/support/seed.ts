@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import type { Env } from '../../src/config/settings';
 import { OPAL_AGENTS } from '../../src/modules/opal/agents';
+import type { TestApp } from './app';
+import { createWebhookTestApp } from './webhooks';
 
 /**
  * SQL helpers that put realistic rows straight into the tables (workflows, agent runs, webhook events, rejected
@@ -194,4 +197,12 @@ export async function seedRejected(
      ON CONFLICT (bucket, reason, client_ip) DO UPDATE SET count = rejected_deliveries.count + EXCLUDED.count`,
     [reason, count, minutesAgo, clientIp],
   );
+}
+
+/**
+ * The real app with the event processing loop switched off: the seeded rows stay exactly as written (a pending
+ * event stays pending, a running workflow is not swept), as if the processor had left them so.
+ */
+export function createSeededTestApp(overrides: Env = {}): Promise<TestApp> {
+  return createWebhookTestApp({ overrides, processorEnabled: false });
 }

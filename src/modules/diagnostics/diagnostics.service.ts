@@ -33,7 +33,7 @@ interface EventRow {
   payload?: Record<string, unknown>;
 }
 
-interface WorkflowRefs {
+export interface WorkflowRefs {
   id: string;
   opalWorkflowId: string | null;
   correlationId: string;
@@ -71,6 +71,73 @@ export function toDiagnosticEvent(row: EventRow, includePayload: boolean): Diagn
   return event;
 }
 
+export interface SqlStatement {
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * The page query (keyset on `sequence`, newest first, one row more than the page to know whether another page
+ * exists) and the bounded count of every row matching the filters. Pure, so the query-plan test explains exactly
+ * these statements. Every clause is served by one of the (column, sequence) indexes or the received_at index.
+ */
+export function buildEventQueries(
+  query: LastWebhookQueryDto,
+  limit: number,
+  workflows: ReadonlyMap<string, WorkflowRefs | null>,
+): { page: SqlStatement; count: SqlStatement } {
+  const params = new SqlParams();
+  const where: string[] = [];
+  if (query.status && query.status !== 'all') where.push(`status = ${params.add(query.status)}`);
+  if (query.event_type) where.push(`event_type = ${params.add(query.event_type)}`);
+  if (query.agent_id) where.push(`agent_id = ${params.add(query.agent_id)}`);
+  if (query.correlation_id) where.push(`correlation_id = ${params.add(query.correlation_id)}`);
+  // Every stored event belongs to strategy_workflow (the receiver refuses other names), so that name filters nothing.
+  for (const ref of [query.workflow, query.workflow_id]) {
+    if (ref !== undefined && ref !== STRATEGY_WORKFLOW) {
+      where.push(workflowClause(ref, workflows.get(ref) ?? null, params));
+    }
+  }
+  if (query.start_date) where.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
+  if (query.end_date) where.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
+  if (query.hours) where.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
+
+  const whereSql = (clauses: string[]) => (clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '');
+  const count: SqlStatement = {
+    // Ordered like the page, so the count walks the same (column, sequence) index, usually index-only.
+    text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM webhook_events ${whereSql(where)}
+            ORDER BY sequence DESC LIMIT ${MATCHED_COUNT_CAP + 1}) matched`,
+    values: [...params.values],
+  };
+  const pageWhere = [...where];
+  if (query.before !== undefined) {
+    pageWhere.push(`sequence < ${params.add(parseEventCursor(query.before))}::bigint`);
+  }
+  const columns = `id, sequence, event_type, workflow_ref, sync_id, workflow_name, agent_id, status, execution_status,
+       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', payload' : ''}`;
+  const page: SqlStatement = {
+    text: `SELECT ${columns} FROM webhook_events ${whereSql(pageWhere)} ORDER BY sequence DESC LIMIT ${params.add(limit + 1)}`,
+    values: params.values,
+  };
+  return { page, count };
+}
+
+/**
+ * A known workflow's events: those linked to it plus those not (yet) linked that name it by sync id, OPAL id
+ * or correlation id. An unknown reference matches events that carry it as `workflow_id` or correlation id.
+ */
+function workflowClause(ref: string, workflow: WorkflowRefs | null, params: SqlParams): string {
+  if (!workflow) {
+    const p = params.add(ref);
+    return `(workflow_ref = ${p} OR correlation_id = ${p})`;
+  }
+  const refs = [workflow.id, workflow.opalWorkflowId, workflow.correlationId].filter(
+    (value): value is string => value !== null,
+  );
+  const refsParam = params.add(refs);
+  return `(sync_id = ${params.add(workflow.id)}::uuid OR workflow_ref = ANY(${refsParam}::text[]) OR correlation_id = ANY(${refsParam}::text[]))`;
+}
+
 /** The event list of `GET /api/diagnostics/last-webhook`: filters, keyset pagination, counts. */
 @Injectable()
 export class DiagnosticsService {
@@ -104,27 +171,16 @@ export class DiagnosticsService {
     query: LastWebhookQueryDto,
     limit: number,
   ): Promise<Pick<LastWebhookResponseDto, 'events' | 'pagination' | 'summary'>> {
-    const params = new SqlParams();
-    const where = await this.filterClauses(query, params);
-    const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-
-    const countSql = `SELECT count(*)::int AS n FROM (SELECT 1 FROM webhook_events ${whereSql} LIMIT ${MATCHED_COUNT_CAP + 1}) matched`;
-    const countParams = [...params.values];
-
-    const pageWhere = [...where];
-    if (query.before !== undefined) {
-      const cursor = parseEventCursor(query.before);
-      pageWhere.push(`sequence < ${params.add(cursor)}::bigint`);
+    const workflows = new Map<string, WorkflowRefs | null>();
+    for (const ref of [query.workflow, query.workflow_id]) {
+      if (ref !== undefined && ref !== STRATEGY_WORKFLOW && !workflows.has(ref)) {
+        workflows.set(ref, await this.findWorkflow(ref));
+      }
     }
-    const columns = `id, sequence, event_type, workflow_ref, sync_id, workflow_name, agent_id, status, execution_status,
-       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', payload' : ''}`;
-    const pageSql = `SELECT ${columns} FROM webhook_events
-      ${pageWhere.length > 0 ? `WHERE ${pageWhere.join(' AND ')}` : ''}
-      ORDER BY sequence DESC LIMIT ${params.add(limit + 1)}`;
-
+    const sql = buildEventQueries(query, limit, workflows);
     const [rows, countRows] = await Promise.all([
-      this.dataSource.query<EventRow[]>(pageSql, params.values),
-      this.dataSource.query<{ n: number }[]>(countSql, countParams),
+      this.dataSource.query<EventRow[]>(sql.page.text, sql.page.values),
+      this.dataSource.query<{ n: number }[]>(sql.count.text, sql.count.values),
     ]);
     const hasMore = rows.length > limit;
     const pageRows = hasMore ? rows.slice(0, limit) : rows;
@@ -143,42 +199,7 @@ export class DiagnosticsService {
     };
   }
 
-  /** Every clause is served by one of the (column, sequence) indexes or the received_at index. */
-  private async filterClauses(query: LastWebhookQueryDto, params: SqlParams): Promise<string[]> {
-    const where: string[] = [];
-    if (query.status && query.status !== 'all') where.push(`status = ${params.add(query.status)}`);
-    if (query.event_type) where.push(`event_type = ${params.add(query.event_type)}`);
-    if (query.agent_id) where.push(`agent_id = ${params.add(query.agent_id)}`);
-    if (query.correlation_id) where.push(`correlation_id = ${params.add(query.correlation_id)}`);
-    // Every stored event belongs to strategy_workflow (the receiver refuses other names), so that name filters nothing.
-    if (query.workflow && query.workflow !== STRATEGY_WORKFLOW) {
-      where.push(await this.workflowClause(query.workflow, params));
-    }
-    if (query.workflow_id) where.push(await this.workflowClause(query.workflow_id, params));
-    if (query.start_date) where.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
-    if (query.end_date) where.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
-    if (query.hours) where.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
-    return where;
-  }
-
-  /**
-   * A known workflow's events: those linked to it plus those not (yet) linked that name it by sync id, OPAL id
-   * or correlation id. An unknown reference matches events that carry it as `workflow_id` or correlation id.
-   */
-  private async workflowClause(ref: string, params: SqlParams): Promise<string> {
-    const workflow = await this.findWorkflow(ref);
-    if (!workflow) {
-      const p = params.add(ref);
-      return `(workflow_ref = ${p} OR correlation_id = ${p})`;
-    }
-    const refs = [workflow.id, workflow.opalWorkflowId, workflow.correlationId].filter(
-      (value): value is string => value !== null,
-    );
-    const refsParam = params.add(refs);
-    return `(sync_id = ${params.add(workflow.id)}::uuid OR workflow_ref = ANY(${refsParam}::text[]) OR correlation_id = ANY(${refsParam}::text[]))`;
-  }
-
-  private async findWorkflow(ref: string): Promise<WorkflowRefs | null> {
+  async findWorkflow(ref: string): Promise<WorkflowRefs | null> {
     const rows: { id: string; opal_workflow_id: string | null; correlation_id: string }[] = UUID.test(ref)
       ? await this.dataSource.query(
           `SELECT id, opal_workflow_id, correlation_id FROM workflows

@@ -26,7 +26,7 @@ interface FiguresRow {
  * Every figure in one statement; each sub-select is bounded by an index (received_at, the pending partial
  * index, rejected_deliveries' bucket key, workflows' created_at and status indexes), so no table is scanned.
  */
-const FIGURES_SQL = `
+export const FIGURES_SQL = `
 WITH recent AS (
   SELECT count(*)::int AS events_last_hour,
          count(*) FILTER (WHERE status = 'failed' OR processing_status = 'failed')::int AS failed_last_hour,

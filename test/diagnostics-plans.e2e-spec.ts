@@ -1,0 +1,136 @@
+import { plainToInstance } from 'class-transformer';
+import { buildEventQueries, type WorkflowRefs } from '../src/modules/diagnostics/diagnostics.service';
+import { LastWebhookQueryDto } from '../src/modules/diagnostics/dto/last-webhook-query.dto';
+import { FIGURES_SQL } from '../src/modules/diagnostics/system-health.service';
+import { resetDatabase, type TestApp } from './support/app';
+import { createSeededTestApp, seedWorkflow } from './support/seed';
+
+const EVENTS = 200_000;
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodesOf(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
+}
+
+/** The diagnostics queries of the runbook (and every other filter), as operators type them. */
+const RUNBOOK_QUERIES: Record<string, Record<string, string>> = {
+  'last-webhook (health check, no filter)': {},
+  'workflow=strategy_workflow&limit=10': { workflow: 'strategy_workflow', limit: '10' },
+  'event_type=agent_completed&limit=20': { event_type: 'agent_completed', limit: '20' },
+  'status=failed&event_type=agent_completed': { status: 'failed', event_type: 'agent_completed' },
+  'limit=10&status=failed': { limit: '10', status: 'failed' },
+  'status=failed&limit=50': { status: 'failed', limit: '50' },
+  'limit=100': { limit: '100' },
+  'start_date=…&end_date=… (one day)': {
+    start_date: '2024-01-15T00:00:00Z',
+    end_date: '2024-01-15T23:59:59Z',
+  },
+  'agent_id=geo_audit': { agent_id: 'geo_audit' },
+  'correlation_id=…': { correlation_id: 'force-sync-4242' },
+  'workflow=<OPAL workflow id>': { workflow: 'opal-wf-5000' },
+  'workflow_id=<unknown ref>': { workflow_id: 'wf_123' },
+  'hours=1': { hours: '1' },
+  'hours=24&status=failed&agent_id=content_review': {
+    hours: '24',
+    status: 'failed',
+    agent_id: 'content_review',
+  },
+  'before=<cursor>&limit=25': { before: '150000', limit: '25' },
+};
+
+describe('diagnostics: every runbook query is served by an index (e2e, EXPLAIN)', () => {
+  let t: TestApp;
+  let workflow: WorkflowRefs;
+
+  beforeAll(async () => {
+    t = await createSeededTestApp();
+    await resetDatabase(t.dataSource);
+    const wf = await seedWorkflow(t.dataSource, { status: 'completed', opalWorkflowId: 'opal-wf-5000' });
+    workflow = { id: wf.id, opalWorkflowId: wf.opalWorkflowId, correlationId: wf.correlationId };
+    // A month of traffic: ~2 % failed, a few pending, 20 events per workflow, nine agents.
+    await t.dataSource.query(
+      `INSERT INTO webhook_events (id, idempotency_key, event_type, workflow_ref, workflow_name, agent_id, status,
+                                   execution_status, correlation_id, occurred_at, received_at, processing_status,
+                                   processed_at, processing_time_ms, payload)
+       SELECT gen_random_uuid(), 'plan-' || g,
+              CASE WHEN g % 20 = 0 THEN 'workflow_started' WHEN g % 20 = 19 THEN 'workflow_completed'
+                   WHEN g % 2 = 0 THEN 'agent_started' ELSE 'agent_completed' END,
+              'opal-wf-' || (g / 20), 'strategy_workflow',
+              CASE WHEN g % 20 IN (0, 19) THEN NULL
+                   ELSE (ARRAY['integration_health','content_review','geo_audit','audience_suggester',
+                               'experiment_blueprinter','personalization_idea_generator','customer_journey',
+                               'roadmap_generator','cmp_organizer'])[1 + g % 9] END,
+              CASE WHEN g % 50 = 1 THEN 'failed' WHEN g % 97 = 0 THEN 'pending' ELSE 'success' END,
+              CASE WHEN g % 50 = 1 THEN 'failure' END,
+              'force-sync-' || (g / 20),
+              now() - ($1 - g) * interval '13 seconds', now() - ($1 - g) * interval '13 seconds',
+              CASE WHEN g > $1 - 5 THEN 'pending' ELSE 'processed' END,
+              now() - ($1 - g) * interval '13 seconds', g % 200, '{}'::jsonb
+         FROM generate_series(1, $1) g`,
+      [EVENTS],
+    );
+    await t.dataSource.query('ANALYZE webhook_events');
+    await t.dataSource.query('ANALYZE workflows');
+  }, 120_000);
+  afterAll(async () => {
+    await resetDatabase(t.dataSource);
+    await t.close();
+  });
+
+  async function plan(text: string, values: unknown[]): Promise<PlanNode[]> {
+    const rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] = await t.dataSource.query(
+      `EXPLAIN (FORMAT JSON) ${text}`,
+      values,
+    );
+    return nodesOf(rows[0]['QUERY PLAN'][0].Plan);
+  }
+
+  const summary: string[] = [];
+  afterAll(() => {
+    // Printed for the README's table of query plans.
+    process.stdout.write(`\nDiagnostics query plans on ${EVENTS} events:\n${summary.join('\n')}\n`);
+  });
+
+  for (const [name, raw] of Object.entries(RUNBOOK_QUERIES)) {
+    it(`${name}: page and count use indexes, no sequential scan`, async () => {
+      const query = plainToInstance(LastWebhookQueryDto, raw);
+      const workflows = new Map<string, WorkflowRefs | null>();
+      for (const ref of [query.workflow, query.workflow_id]) {
+        if (ref && ref !== 'strategy_workflow') workflows.set(ref, ref === 'opal-wf-5000' ? workflow : null);
+      }
+      const sql = buildEventQueries(query, query.limit ?? 25, workflows);
+      for (const [part, statement] of Object.entries(sql)) {
+        const nodes = await plan(statement.text, statement.values);
+        const onEvents = nodes.filter((n) => n['Relation Name'] === 'webhook_events');
+        expect(onEvents.length).toBeGreaterThan(0);
+        expect(onEvents.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
+        const indexes = nodes.filter((n) => /webhook_events/.test(n['Index Name'] ?? ''));
+        summary.push(
+          `  ${name} [${part}]: ${indexes.map((n) => `${n['Node Type']} ${n['Index Name']}`).join(' + ')}`,
+        );
+      }
+    });
+  }
+
+  it('system health figures: indexes only, and the rows read stay bounded', async () => {
+    const nodes = await plan(FIGURES_SQL, [15, 10]);
+    const onEvents = nodes.filter((n) => n['Relation Name'] === 'webhook_events');
+    expect(onEvents.length).toBeGreaterThan(0);
+    expect(onEvents.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
+    summary.push(
+      `  system_health: ${nodes
+        .filter((n) => n['Relation Name'])
+        .map(
+          (n) =>
+            `${n['Relation Name']}: ${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}`,
+        )
+        .join(', ')}`,
+    );
+  });
+});
