@@ -1,0 +1,44 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ErrorResponseDto } from '../../common/error-response.dto';
+import { OperatorAuth } from '../../common/policy';
+import { CurrentActor, type AuditActor } from './audit-actor';
+import { ReplayRequestDto } from './dto/replay-request.dto';
+import { ReplayResponseDto } from './dto/replay-response.dto';
+import { ReplayService } from './replay.service';
+
+@ApiTags('replay')
+@Controller('api/orchestrations/replay')
+export class ReplayController {
+  constructor(private readonly replayService: ReplayService) {}
+
+  /**
+   * Rebuilds a workflow's and its agents' state from the stored events, in receive order, with the same state
+   * machine as live processing. Never calls OPAL, never creates events; `dry_run` writes nothing. Audited.
+   */
+  @Post()
+  @HttpCode(200)
+  @OperatorAuth()
+  @ApiOperation({ summary: "Replay a workflow's stored events" })
+  @ApiOkResponse({ type: ReplayResponseDto })
+  @ApiBadRequestResponse({
+    description: 'Invalid body, e.g. an unknown agent in agent_filter',
+    type: ErrorResponseDto,
+  })
+  @ApiNotFoundResponse({
+    description: 'No workflow with this id (WORKFLOW_NOT_FOUND)',
+    type: ErrorResponseDto,
+  })
+  replayWorkflow(
+    @Body() body: ReplayRequestDto,
+    @CurrentActor() actor: AuditActor,
+  ): Promise<ReplayResponseDto> {
+    return this.replayService.replay(body, actor);
+  }
+}
