@@ -7,6 +7,7 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { OpalModule } from './modules/opal/opal.module';
+import { ReplayModule } from './modules/replay/replay.module';
 import { SyncModule } from './modules/sync/sync.module';
 import { WebhooksModule } from './modules/webhooks/webhooks.module';
 import { RootController } from './root.controller';
@@ -26,6 +27,7 @@ export class AppModule {
         SyncModule,
         WebhooksModule,
         DiagnosticsModule,
+        ReplayModule,
       ],
       controllers: [RootController],
     };
