@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -113,6 +114,8 @@ export class OpalSimulator {
       throw new Error('OpalSimulator is already started');
     }
     this.lifetime = new AbortController();
+    // Every callback chain in flight listens on this one signal; many concurrent workflows are expected.
+    setMaxListeners(0, this.lifetime.signal);
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => this.answerInternalError(res, err));
     });
