@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppError } from '../../common/app-error';
 import type { ErrorCode } from '../../common/app-error';
@@ -57,6 +57,8 @@ interface StoredRow {
  */
 @Injectable()
 export class IdempotencyService {
+  private readonly logger = new Logger('Idempotency');
+
   constructor(private readonly dataSource: DataSource) {}
 
   async run<T extends object>(
@@ -78,7 +80,10 @@ export class IdempotencyService {
         const mapped = mapError(error, RequestContext.correlationId() ?? 'unknown');
         await this.complete(scope, key, { status: mapped.status, body: mapped.body });
       } else {
-        await this.release(scope, key);
+        // The original error is what the caller must see; a key left in flight frees itself once stale.
+        await this.release(scope, key).catch((releaseError: unknown) =>
+          this.logger.warn({ msg: 'Could not free an Idempotency-Key', scope, error: releaseError }),
+        );
       }
       throw error;
     }
