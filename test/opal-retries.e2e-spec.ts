@@ -51,6 +51,8 @@ describe('OPAL retries with the built-in simulator (e2e)', () => {
     sim = t.app.get(OpalTargetService).simulator!;
   });
   afterAll(async () => {
+    // Leave no pending trigger behind for the next suite's app to pick up.
+    await resetDatabase(t.dataSource);
     await t.close();
   });
 
@@ -121,6 +123,8 @@ describe('OPAL refusing the key (e2e)', () => {
     await resetDatabase(t.dataSource);
   });
   afterAll(async () => {
+    // Leave no pending trigger behind for the next suite's app to pick up.
+    await resetDatabase(t.dataSource);
     await t.close();
     await wrongKeyOpal.stop();
   });
@@ -180,6 +184,8 @@ describe('OPAL unreachable (e2e)', () => {
     await resetDatabase(t.dataSource);
   });
   afterAll(async () => {
+    // Leave no pending trigger behind for the next suite's app to pick up.
+    await resetDatabase(t.dataSource);
     await t.close();
   });
 
@@ -227,6 +233,8 @@ describe('OPAL slower than the response budget (e2e)', () => {
     await resetDatabase(t.dataSource);
   });
   afterAll(async () => {
+    // Leave no pending trigger behind for the next suite's app to pick up.
+    await resetDatabase(t.dataSource);
     await t.close();
     slowServer.closeAllConnections();
     await new Promise((resolve) => slowServer.close(resolve));

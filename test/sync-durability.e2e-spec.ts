@@ -79,6 +79,7 @@ describe('durable triggers (e2e)', () => {
     await resetDatabase(ds);
   });
   afterAll(async () => {
+    await resetDatabase(ds);
     await ds.destroy();
   });
 

@@ -27,6 +27,8 @@ describe('force sync (e2e)', () => {
     sim = t.app.get(OpalTargetService).simulator!;
   });
   afterAll(async () => {
+    // Leave no pending trigger behind for the next suite's app to pick up.
+    await resetDatabase(t.dataSource);
     await t.close();
   });
 
@@ -480,6 +482,8 @@ describe('force sync with an invalid OPAL configuration (e2e)', () => {
     await resetDatabase(t.dataSource);
   });
   afterAll(async () => {
+    // Leave no pending trigger behind for the next suite's app to pick up.
+    await resetDatabase(t.dataSource);
     await t.close();
   });
 

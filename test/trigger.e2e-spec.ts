@@ -13,6 +13,8 @@ describe('orchestration trigger (e2e)', () => {
     sim = t.app.get(OpalTargetService).simulator!;
   });
   afterAll(async () => {
+    // Leave no pending trigger behind for the next suite's app to pick up.
+    await resetDatabase(t.dataSource);
     await t.close();
   });
 
