@@ -3,7 +3,10 @@ const swaggerPluginOptions = require('./nest-cli.json').compilerOptions.plugins.
   (p) => p.name === '@nestjs/swagger',
 ).options;
 
+const NEST_CJS_PACKAGES = '@nestjs/throttler|@nest-lab/throttler-storage-redis';
+
 const transform = {
+  [`node_modules/(${NEST_CJS_PACKAGES})/.+\\.js$`]: '<rootDir>/test/support/nest-cjs-transformer.js',
   '^.+\\.ts$': [
     'ts-jest',
     {
@@ -30,6 +33,8 @@ module.exports = {
       extensionsToTreatAsEsm: ['.ts'],
       modulePathIgnorePatterns: ['<rootDir>/dist/'],
       transform,
+      transformIgnorePatterns: [`/node_modules/(?!(${NEST_CJS_PACKAGES})/)`],
+      setupFiles: ['<rootDir>/test/support/nest-esm-globals.ts'],
     },
     {
       displayName: 'e2e',
@@ -40,6 +45,8 @@ module.exports = {
       extensionsToTreatAsEsm: ['.ts'],
       modulePathIgnorePatterns: ['<rootDir>/dist/'],
       transform,
+      transformIgnorePatterns: [`/node_modules/(?!(${NEST_CJS_PACKAGES})/)`],
+      setupFiles: ['<rootDir>/test/support/nest-esm-globals.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
       globalTeardown: '<rootDir>/test/support/global-teardown.js',
       testTimeout: 60000,

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
+import { ThrottlingModule } from './common/throttling.module';
 import { AppConfigModule } from './config/config.module';
 import type { Settings } from './config/settings';
 import { DatabaseModule } from './database/database.module';
@@ -28,6 +29,7 @@ export class AppModule {
         WebhooksModule,
         DiagnosticsModule,
         ReplayModule,
+        ThrottlingModule,
       ],
       controllers: [RootController],
     };

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
+import { DatabaseMetricsCollector } from './database-metrics.collector';
 import { MetricsService } from './metrics.service';
 
 @Global()
-@Module({ providers: [MetricsService], exports: [MetricsService] })
+@Module({ providers: [MetricsService, DatabaseMetricsCollector], exports: [MetricsService] })
 export class MetricsModule {}

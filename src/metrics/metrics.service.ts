@@ -53,6 +53,19 @@ export class MetricsService {
     name: 'webhook_processing_backlog',
     help: 'Stored events not yet processed (sampled at scrape)',
     registers: [this.registry],
+    collect: () => this.sample(),
+  });
+  readonly activeWorkflows = new Gauge({
+    name: 'workflows_active',
+    help: 'Workflows triggered or running, waiting for OPAL callbacks (sampled at scrape)',
+    registers: [this.registry],
+    collect: () => this.sample(),
+  });
+  readonly databaseUp = new Gauge({
+    name: 'database_up',
+    help: '1 when the scrape-time database sample succeeded, 0 when the database was unreachable',
+    registers: [this.registry],
+    collect: () => this.sample(),
   });
   readonly authFailures = new Counter({
     name: 'auth_failures_total',
@@ -60,8 +73,44 @@ export class MetricsService {
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
+  readonly rateLimited = new Counter({
+    name: 'rate_limited_total',
+    help: 'Requests refused with 429 by rate limit group (webhook, sync, admin, read)',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimiterErrors = new Counter({
+    name: 'rate_limiter_storage_errors_total',
+    help: 'Rate limit checks that could not reach the shared (Redis) storage and fell back to per-instance limits',
+    registers: [this.registry],
+  });
+
+  private sampler: (() => Promise<void>) | null = null;
+  private sampling: Promise<void> | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Series that alert rules compare against zero must exist before their first event.
+    for (const result of ['accepted', 'duplicate'] as const) this.webhookEvents.inc({ result }, 0);
+    this.webhookEvents.inc({ result: 'rejected', reason: 'signature_invalid' }, 0);
+    for (const outcome of ['accepted', 'retry_scheduled', 'rejected', 'configuration_error'] as const) {
+      this.forceSyncOutcomes.inc({ endpoint: 'force_sync', outcome }, 0);
+    }
+  }
+
+  /** Installs the scrape-time database sample (backlog, active workflows, database_up). */
+  setSampler(sampler: () => Promise<void>): void {
+    this.sampler = sampler;
+  }
+
+  /** One sample per scrape, shared by the gauges that read it. */
+  private async sample(): Promise<void> {
+    if (!this.sampler) return;
+    if (!this.sampling) {
+      this.sampling = this.sampler().finally(() => {
+        this.sampling = null;
+      });
+    }
+    await this.sampling;
   }
 }

@@ -16,6 +16,7 @@ import { CleanupResponseDto, ConfigurationTestResponseDto } from './dto/diagnost
 import { LastWebhookQueryDto } from './dto/last-webhook-query.dto';
 import { LastWebhookResponseDto } from './dto/last-webhook-response.dto';
 import { MaintenanceService } from './maintenance.service';
+import { ThrottleGroup } from '../../common/throttling';
 
 @ApiTags('diagnostics')
 @Controller('api/diagnostics')
@@ -31,6 +32,7 @@ export class DiagnosticsController {
    */
   @Get('last-webhook')
   @OperatorAuth()
+  @ThrottleGroup('read')
   @ApiOperation({ summary: 'Recent webhook events, system health and alerts' })
   @ApiOkResponse({ type: LastWebhookResponseDto })
   @ApiBadRequestResponse({
@@ -48,6 +50,7 @@ export class DiagnosticsController {
   @Post('last-webhook')
   @HttpCode(200)
   @OperatorAuth()
+  @ThrottleGroup('admin')
   @ApiOperation({ summary: 'Run a maintenance action: test_configuration or cleanup_old_events' })
   @ApiExtraModels(ConfigurationTestResponseDto, CleanupResponseDto)
   @ApiOkResponse({

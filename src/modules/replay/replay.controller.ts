@@ -12,6 +12,7 @@ import { CurrentActor, type AuditActor } from './audit-actor';
 import { ReplayRequestDto } from './dto/replay-request.dto';
 import { ReplayResponseDto } from './dto/replay-response.dto';
 import { ReplayService } from './replay.service';
+import { ThrottleGroup } from '../../common/throttling';
 
 @ApiTags('replay')
 @Controller('api/orchestrations/replay')
@@ -25,6 +26,7 @@ export class ReplayController {
   @Post()
   @HttpCode(200)
   @OperatorAuth()
+  @ThrottleGroup('admin')
   @ApiOperation({ summary: "Replay a workflow's stored events" })
   @ApiOkResponse({ type: ReplayResponseDto })
   @ApiBadRequestResponse({

@@ -21,6 +21,7 @@ import { ListSyncsQueryDto } from './dto/list-syncs-query.dto';
 import { SyncConfigurationResponseDto } from './dto/sync-configuration.dto';
 import { ForceSyncService } from './force-sync.service';
 import { writeAnswer } from './write-answer';
+import { ThrottleGroup } from '../../common/throttling';
 
 export const IDEMPOTENCY_KEY_HEADER_DOC = {
   name: 'Idempotency-Key',
@@ -46,6 +47,7 @@ export class ForceSyncController {
    */
   @Post('sync')
   @OperatorAuth()
+  @ThrottleGroup('sync')
   @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
   @ApiOkResponse({ description: 'OPAL accepted the trigger', type: ForceSyncResponseDto })
   @ApiAcceptedResponse({
@@ -78,6 +80,7 @@ export class ForceSyncController {
   /** Configuration report: whether a force sync can run, with every check (secrets masked). */
   @Get('sync')
   @OperatorAuth()
+  @ThrottleGroup('read')
   @ApiOkResponse({ description: 'The configuration is valid', type: SyncConfigurationResponseDto })
   @ApiInternalServerErrorResponse({
     description:
@@ -91,6 +94,7 @@ export class ForceSyncController {
   /** One workflow, live: status, progress, every call to OPAL and the nine agents. */
   @Get('sync/:sync_id')
   @OperatorAuth()
+  @ThrottleGroup('read')
   @ApiOkResponse({ type: WorkflowResponseDto })
   @ApiNotFoundResponse({ description: 'WORKFLOW_NOT_FOUND', type: ErrorResponseDto })
   getSync(@Param('sync_id') syncId: string): Promise<WorkflowResponseDto> {
@@ -100,6 +104,7 @@ export class ForceSyncController {
   /** Workflows, newest first, with keyset paging (`before` = the previous page's `next_before`). */
   @Get('syncs')
   @OperatorAuth()
+  @ThrottleGroup('read')
   @ApiOkResponse({ type: WorkflowListResponseDto })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED', type: ErrorResponseDto })
   listSyncs(@Query() query: ListSyncsQueryDto): Promise<WorkflowListResponseDto> {

@@ -20,6 +20,7 @@ import {
 import { IDEMPOTENCY_KEY_HEADER_DOC } from './force-sync.controller';
 import { ForceSyncService } from './force-sync.service';
 import { writeAnswer } from './write-answer';
+import { ThrottleGroup } from '../../common/throttling';
 
 @ApiTags('orchestrations')
 @Controller('api/orchestrations')
@@ -32,6 +33,7 @@ export class OrchestrationTriggerController {
    */
   @Post('trigger')
   @OperatorAuth()
+  @ThrottleGroup('sync')
   @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
   @ApiOkResponse({ description: 'OPAL accepted the trigger', type: OrchestrationTriggerResponseDto })
   @ApiAcceptedResponse({
@@ -63,6 +65,7 @@ export class OrchestrationTriggerController {
   /** Describes the trigger endpoint and whether the configuration is ready for it. */
   @Get('trigger')
   @OperatorAuth()
+  @ThrottleGroup('read')
   @ApiOkResponse({ type: OrchestrationTriggerInfoDto })
   describeOrchestrationTrigger(): OrchestrationTriggerInfoDto {
     return this.sync.describeTrigger();

@@ -18,6 +18,7 @@ import { SignedWebhook } from './signed-webhook.decorator';
 import { WebhookEventPipe, type ParsedWebhookEvent } from './webhook-event.parser';
 import { WebhookRejectionFilter } from './webhook-rejection.filter';
 import { WebhooksService } from './webhooks.service';
+import { ThrottleGroup } from '../../common/throttling';
 
 @ApiTags('webhooks')
 @Controller('api/webhooks/opal-workflow')
@@ -31,6 +32,7 @@ export class WebhooksController {
   @Post()
   @HttpCode(202)
   @SignedWebhook()
+  @ThrottleGroup('webhook')
   @UseFilters(WebhookRejectionFilter)
   @ApiBody({ type: WebhookEventDto })
   @ApiAcceptedResponse({ description: 'Event stored', type: WebhookAcceptedDto })
@@ -52,6 +54,7 @@ export class WebhooksController {
   /** Receiver status: signature scheme and recent activity (counts only, no event content). */
   @Get()
   @Public()
+  @ThrottleGroup('read')
   @ApiOkResponse({ type: WebhookReceiverStatusDto })
   getWebhookReceiverStatus(): Promise<WebhookReceiverStatusDto> {
     return this.webhooks.receiverStatus();
