@@ -23,6 +23,8 @@ const transform = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // A global option (ignored inside a project): e2e suites boot apps and wait for real HTTP round trips.
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',
@@ -49,7 +51,6 @@ module.exports = {
       setupFiles: ['<rootDir>/test/support/nest-esm-globals.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
       globalTeardown: '<rootDir>/test/support/global-teardown.js',
-      testTimeout: 60000,
     },
   ],
 };

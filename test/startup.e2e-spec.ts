@@ -35,7 +35,7 @@ describe('starting the built service as a new user would (e2e)', () => {
 
     const first = new ServiceProcess(env);
     await first.start();
-    const health = await (await fetch(`${first.url}/api/health`)).json();
+    const health = (await (await fetch(`${first.url}/api/health`)).json()) as { status: string };
     expect(health.status).toBe('ok');
     expect((await fetch(`${first.url}/docs`)).status).toBe(200);
     const secrets = readFileSync(join(dataDir, 'dev-secrets.json'), 'utf8');
