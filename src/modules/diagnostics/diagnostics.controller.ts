@@ -9,7 +9,7 @@ import {
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
 import { OperatorAuth } from '../../common/policy';
-import { CurrentActor, type AuditActor } from './audit-actor';
+import { CurrentActor, type AuditActor } from '../../common/audit-actor';
 import { DiagnosticsService } from './diagnostics.service';
 import { DiagnosticsActionDto } from './dto/diagnostics-action.dto';
 import { CleanupResponseDto, ConfigurationTestResponseDto } from './dto/diagnostics-action-response.dto';

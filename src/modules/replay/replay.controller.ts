@@ -8,7 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
 import { OperatorAuth } from '../../common/policy';
-import { CurrentActor, type AuditActor } from './audit-actor';
+import { CurrentActor, type AuditActor } from '../../common/audit-actor';
 import { ReplayRequestDto } from './dto/replay-request.dto';
 import { ReplayResponseDto } from './dto/replay-response.dto';
 import { ReplayService } from './replay.service';

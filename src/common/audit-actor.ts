@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { keyFingerprint } from '../../common/constant-time';
-import { routeTemplateOf } from '../../common/http-utils';
+import { keyFingerprint } from './constant-time';
+import { routeTemplateOf } from './http-utils';
 
 export interface AuditActor {
   actor: string | null;
