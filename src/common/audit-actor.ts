@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { keyFingerprint } from './constant-time';
-import { routeTemplateOf } from './http-utils';
+import { bearerTokenOf, routeTemplateOf } from './http-utils';
 
 export interface AuditActor {
   actor: string | null;
@@ -13,9 +13,9 @@ export interface AuditActor {
 /** Who made an operator request, for the audit record: the key's fingerprint (never the key), address, route. */
 export const CurrentActor = createParamDecorator((_data: unknown, context: ExecutionContext): AuditActor => {
   const req = context.switchToHttp().getRequest<Request>();
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  const token = bearerTokenOf(req);
   return {
-    actor: match ? keyFingerprint(match[1]) : 'operator',
+    actor: token ? keyFingerprint(token) : 'operator',
     clientIp: req.ip ?? null,
     method: req.method,
     route: routeTemplateOf(req),

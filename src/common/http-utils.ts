@@ -6,3 +6,10 @@ export function routeTemplateOf(req: Request): string {
   if (typeof route === 'string') return `${req.baseUrl ?? ''}${route}`;
   return 'unmatched';
 }
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerTokenOf(req: Request): string | null {
+  const header = req.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match ? match[1] : null;
+}

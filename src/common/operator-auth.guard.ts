@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { AppError } from './app-error';
 import { keyFingerprint, matchesAnyKey } from './constant-time';
-import { routeTemplateOf } from './http-utils';
+import { bearerTokenOf, routeTemplateOf } from './http-utils';
 
 /**
  * Bearer operator keys (OPERATOR_API_KEYS, several at once for rotation). Outside production with no keys
@@ -26,13 +26,12 @@ export class OperatorAuthGuard implements CanActivate {
     const keys = this.config.operatorApiKeys;
     if (keys.length === 0 && !this.config.isProduction) return true;
     const req = context.switchToHttp().getRequest<Request>();
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (match && matchesAnyKey(match[1], keys)) return true;
+    const token = bearerTokenOf(req);
+    if (token && matchesAnyKey(token, keys)) return true;
 
     const route = routeTemplateOf(req);
     this.metrics.authFailures.inc({ route });
-    const presented = match ? keyFingerprint(match[1]) : null;
+    const presented = token ? keyFingerprint(token) : null;
     this.logger.warn({ msg: 'Operator authentication failed', route, method: req.method, client_ip: req.ip });
     await this.audit
       .record({
@@ -41,7 +40,10 @@ export class OperatorAuthGuard implements CanActivate {
         clientIp: req.ip ?? null,
         method: req.method,
         route,
-        details: { reason: header ? 'invalid_key' : 'missing_key', presented_fingerprint: presented },
+        details: {
+          reason: req.headers.authorization ? 'invalid_key' : 'missing_key',
+          presented_fingerprint: presented,
+        },
       })
       .catch((error: unknown) =>
         this.logger.error({ msg: 'Could not audit an authentication failure', error }),
