@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { appOptions, configureApp } from '../../src/app.setup';
@@ -57,13 +57,18 @@ export async function baseTestEnv(port: number): Promise<Env> {
 }
 
 /** Boots the real app (same configureApp as main.ts) on a real port against real PostgreSQL. */
-export async function createTestApp(overrides: Env = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Env = {},
+  customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
+): Promise<TestApp> {
   const port = await freePort();
   const env = { ...(await baseTestEnv(port)), ...overrides };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
   const settings = loadSettings(env);
   const logs: string[] = [];
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(settings)] }).compile();
+  const moduleRef = await customize(
+    Test.createTestingModule({ imports: [AppModule.register(settings)] }),
+  ).compile();
   const app = moduleRef.createNestApplication(appOptions(settings.debug, (line) => logs.push(line)));
   configureApp(app);
   await app.listen(port, '127.0.0.1');

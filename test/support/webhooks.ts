@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
-import { AppModule } from '../../src/app.module';
-import { appOptions, configureApp } from '../../src/app.setup';
+import type { DataSource } from 'typeorm';
 import { buildSignatureHeader } from '../../src/common/signature';
-import { loadSettings, type Env } from '../../src/config/settings';
+import type { Env } from '../../src/config/settings';
 import { OPAL_AGENTS } from '../../src/modules/opal/agents';
 import { EVENT_PROCESSOR_OPTIONS } from '../../src/modules/webhooks/event-processor.service';
-import { baseTestEnv, freePort, TEST_WEBHOOK_SECRET, type TestApp } from './app';
+import { createTestApp, TEST_WEBHOOK_SECRET, type TestApp } from './app';
 
 export const WEBHOOK_PATH = '/api/webhooks/opal-workflow';
 
@@ -37,30 +34,12 @@ export function postSigned(baseUrl: string, body: string, options: SignedPostOpt
 }
 
 /** Like createTestApp, with the event processing loop optionally switched off (a crash before processing). */
-export async function createWebhookTestApp(
+export function createWebhookTestApp(
   options: { overrides?: Env; processorEnabled?: boolean } = {},
 ): Promise<TestApp> {
-  const port = await freePort();
-  const env = { ...(await baseTestEnv(port)), ...(options.overrides ?? {}) };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-  const settings = loadSettings(env);
-  const logs: string[] = [];
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(settings)] })
-    .overrideProvider(EVENT_PROCESSOR_OPTIONS)
-    .useValue({ enabled: options.processorEnabled ?? true })
-    .compile();
-  const app = moduleRef.createNestApplication(appOptions(settings.debug, (line) => logs.push(line)));
-  configureApp(app);
-  await app.listen(port, '127.0.0.1');
-  return {
-    app,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    settings,
-    dataSource: app.get(DataSource),
-    logs,
-    close: () => app.close(),
-  };
+  return createTestApp(options.overrides ?? {}, (builder) =>
+    builder.overrideProvider(EVENT_PROCESSOR_OPTIONS).useValue({ enabled: options.processorEnabled ?? true }),
+  );
 }
 
 export interface InsertedWorkflow {
