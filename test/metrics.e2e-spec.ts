@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { createTestApp, operatorHeaders, resetDatabase, type TestApp } from './support/app';
+import { waitFor } from './support/wait';
+import { postSigned } from './support/webhooks';
+
+/** Value of one exact series line of the exposition (`name{labels} value`); null when absent. */
+function valueOf(text: string, series: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? null : Number(line.slice(series.length + 1));
+}
+
+describe('GET /metrics (e2e)', () => {
+  let t: TestApp;
+  const scrape = async () => (await request(t.url).get('/metrics').expect(200)).text;
+
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_READ_PER_MIN: '50' });
+    await resetDatabase(t.dataSource);
+  });
+  afterAll(async () => {
+    await resetDatabase(t.dataSource);
+    await t.close();
+  });
+
+  it('is public, Prometheus text, not cached', async () => {
+    const res = await request(t.url).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.text).toContain('# TYPE http_requests_total counter');
+  });
+
+  it('exposes every named series, and each one moves with the traffic that feeds it', async () => {
+    const sync = await request(t.url).post('/api/opal/sync').set(operatorHeaders()).send({}).expect(200);
+    const syncId = sync.body.sync_id as string;
+    await waitFor(async () => {
+      const res = await request(t.url).get(`/api/opal/sync/${syncId}`).set(operatorHeaders());
+      return res.body.status === 'completed';
+    }, 'the simulated workflow to complete');
+
+    const event = JSON.stringify({
+      event_id: `evt-${randomUUID()}`,
+      event_type: 'workflow_started',
+      workflow_id: `opal-wf-${randomUUID()}`,
+      workflow_name: 'strategy_workflow',
+    });
+    await postSigned(t.url, event).expect(202);
+    await postSigned(t.url, event).expect((res) => expect([200, 409]).toContain(res.status));
+    await postSigned(t.url, event, { signature: `t=${Date.now()},v1=${'0'.repeat(64)}` }).expect(401);
+    await request(t.url)
+      .get('/api/opal/syncs')
+      .set('Authorization', `Bearer ${'x'.repeat(40)}`)
+      .expect(401);
+    for (let i = 0; i < 51; i++) await request(t.url).get('/api/opal/syncs').set(operatorHeaders());
+
+    const text = await scrape();
+    const expectAtLeast = (series: string, min: number): void => {
+      const value = valueOf(text, series);
+      expect([series, value !== null && value >= min]).toEqual([series, true]);
+    };
+
+    expectAtLeast('http_requests_total{method="POST",route="/api/opal/sync",status="200"}', 1);
+    expectAtLeast(
+      'http_request_duration_seconds_count{method="POST",route="/api/opal/sync",status="200"}',
+      1,
+    );
+    expectAtLeast('force_sync_requests_total{endpoint="force_sync",outcome="accepted"}', 1);
+    expectAtLeast('opal_trigger_attempts_total{outcome="accepted",status_code="200"}', 1);
+    expectAtLeast('opal_trigger_duration_seconds_count', 1);
+    expectAtLeast('webhook_events_total{result="accepted"}', 10);
+    expectAtLeast('webhook_events_total{result="duplicate"}', 1);
+    expectAtLeast('webhook_events_total{result="rejected",reason="signature_invalid"}', 1);
+    expectAtLeast('webhook_processing_lag_seconds_count', 10);
+    expectAtLeast('auth_failures_total{route="/api/opal/syncs"}', 1);
+    expectAtLeast('rate_limited_total{group="read"}', 1);
+    expectAtLeast('database_up', 1);
+    expectAtLeast('webhook_processing_backlog', 0);
+    expectAtLeast('workflows_active', 0);
+    expect(text).toContain('# TYPE rate_limiter_storage_errors_total counter');
+  });
+
+  it('samples the backlog from the database at scrape time', async () => {
+    await t.dataSource.query(
+      `INSERT INTO webhook_events (id, idempotency_key, event_type, workflow_ref, status, occurred_at,
+                                   processing_status, payload)
+       SELECT gen_random_uuid(), 'metrics-backlog-' || g, 'workflow_started', 'metrics-backlog', 'pending', now(),
+              'pending', '{}'::jsonb
+         FROM generate_series(1, 3) g`,
+    );
+    // The processing loop may take them at any moment; the gauge follows the table either way.
+    const [{ n }] = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM webhook_events WHERE processing_status = 'pending'`,
+    );
+    const sampled = valueOf(await scrape(), 'webhook_processing_backlog');
+    expect(sampled).not.toBeNull();
+    expect(sampled).toBeLessThanOrEqual(n);
+    await waitFor(async () => valueOf(await scrape(), 'webhook_processing_backlog') === 0, 'backlog 0');
+  });
+});
