@@ -32,10 +32,12 @@ async function main() {
   }
   if (command === 'drop') {
     const name = new URL(arg).pathname.slice(1);
-    if (!/^opal_ci_test_\d+$/.test(name)) throw new Error('refusing to drop a database this script did not create');
+    if (!/^opal_ci_test_\d+$/.test(name))
+      throw new Error('refusing to drop a database this script did not create');
     await withAdmin(async (c) => {
       // The per-worker databases derived from it by the test support are dropped too.
-      const rows = (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${name}%`])).rows;
+      const rows = (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${name}%`]))
+        .rows;
       for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     });
     return;
