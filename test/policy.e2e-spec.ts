@@ -81,7 +81,17 @@ describe('route policies (e2e)', () => {
         return r.method === 'GET' ? req : req.send({});
       };
       const missing = await send();
-      expect([r.route, missing.status, missing.body.code]).toEqual([r.route, 401, 'AUTHENTICATION_FAILED']);
+      expect([r.route, missing.status, missing.body]).toEqual([
+        r.route,
+        401,
+        {
+          success: false,
+          error: 'Authentication failed',
+          code: 'AUTHENTICATION_FAILED',
+          message: 'Invalid or missing authentication key',
+          correlation_id: expect.any(String),
+        },
+      ]);
       const wrong = await send(`Bearer ${'x'.repeat(40)}`);
       expect([r.route, wrong.status]).toEqual([r.route, 401]);
       const right = await send(`Bearer ${TEST_OPERATOR_KEY}`);

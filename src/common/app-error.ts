@@ -70,6 +70,8 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
     case 'WORKFLOW_NOT_ALLOWED':
       return { status: 400, title: 'Bad Request' };
     case 'AUTHENTICATION_FAILED':
+      // The title operators know from the runbook's "Authentication Failures" entry.
+      return { status: 401, title: 'Authentication failed' };
     case 'WEBHOOK_SIGNATURE_INVALID':
       return { status: 401, title: 'Unauthorized' };
     case 'FORBIDDEN':
