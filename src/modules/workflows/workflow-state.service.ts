@@ -90,24 +90,44 @@ export class WorkflowStateService {
       [syncId],
     );
     if (rows.length === 0) return null;
-    const workflow = toWorkflowRow(rows[0]);
     const agentRows: AgentDbRow[] = await manager.query(
       `SELECT agent_id, status, started_at, completed_at, error FROM agent_runs WHERE workflow_id = $1`,
       [syncId],
     );
-    const state = initialWorkflowState(workflow.status);
-    state.startedAt = workflow.startedAt;
-    state.completedAt = workflow.completedAt;
-    for (const row of agentRows) {
-      if (!isAgentId(row.agent_id)) continue;
-      state.agents[row.agent_id] = {
-        status: row.status as AgentStatus,
-        startedAt: row.started_at,
-        completedAt: row.completed_at,
-        error: row.error,
-      };
+    return toLoadedState(rows[0], agentRows);
+  }
+
+  /**
+   * `loadState` for many workflows in two queries; workflows that do not exist are absent from the map. With
+   * `lock`, the rows are locked in id order, the same order every other multi-workflow writer uses, so two
+   * instances cannot deadlock on a pair of workflows.
+   */
+  async loadStates(
+    manager: EntityManager,
+    syncIds: readonly string[],
+    options: { lock: boolean },
+  ): Promise<Map<string, LoadedWorkflowState>> {
+    const out = new Map<string, LoadedWorkflowState>();
+    if (syncIds.length === 0) return out;
+    const rows: WorkflowDbRow[] = await manager.query(
+      `SELECT id, correlation_id, opal_workflow_id, status, created_at, triggered_at, started_at, completed_at
+         FROM workflows WHERE id = ANY($1::uuid[]) ORDER BY id ${options.lock ? 'FOR UPDATE' : ''}`,
+      [syncIds],
+    );
+    if (rows.length === 0) return out;
+    const agentRows: (AgentDbRow & { workflow_id: string })[] = await manager.query(
+      `SELECT workflow_id, agent_id, status, started_at, completed_at, error
+         FROM agent_runs WHERE workflow_id = ANY($1::uuid[])`,
+      [rows.map((r) => r.id)],
+    );
+    const agentsOf = new Map<string, AgentDbRow[]>();
+    for (const agent of agentRows) {
+      const list = agentsOf.get(agent.workflow_id) ?? [];
+      list.push(agent);
+      agentsOf.set(agent.workflow_id, list);
     }
-    return { workflow, state };
+    for (const row of rows) out.set(row.id, toLoadedState(row, agentsOf.get(row.id) ?? []));
+    return out;
   }
 
   /** Writes what differs between `previous` and `next`: the workflow's status and times, and changed agents. */
@@ -210,6 +230,23 @@ export class WorkflowStateService {
     if (total > 0) this.logger.warn({ msg: 'Workflows timed out', count: total });
     return total;
   }
+}
+
+function toLoadedState(row: WorkflowDbRow, agentRows: readonly AgentDbRow[]): LoadedWorkflowState {
+  const workflow = toWorkflowRow(row);
+  const state = initialWorkflowState(workflow.status);
+  state.startedAt = workflow.startedAt;
+  state.completedAt = workflow.completedAt;
+  for (const agent of agentRows) {
+    if (!isAgentId(agent.agent_id)) continue;
+    state.agents[agent.agent_id] = {
+      status: agent.status as AgentStatus,
+      startedAt: agent.started_at,
+      completedAt: agent.completed_at,
+      error: agent.error,
+    };
+  }
+  return { workflow, state };
 }
 
 function toWorkflowRow(row: WorkflowDbRow): WorkflowRow {
