@@ -34,7 +34,7 @@ export class DiagnosticsController {
   @OperatorAuth()
   @ThrottleGroup('read')
   @ApiOperation({ summary: 'Recent webhook events, system health and alerts' })
-  @ApiOkResponse({ type: LastWebhookResponseDto })
+  @ApiOkResponse({ description: 'Events, system health and alerts', type: LastWebhookResponseDto })
   @ApiBadRequestResponse({
     description: 'Invalid filter values (each listed in details)',
     type: ErrorResponseDto,
@@ -54,6 +54,7 @@ export class DiagnosticsController {
   @ApiOperation({ summary: 'Run a maintenance action: test_configuration or cleanup_old_events' })
   @ApiExtraModels(ConfigurationTestResponseDto, CleanupResponseDto)
   @ApiOkResponse({
+    description: "The action's report: ConfigurationTestResponseDto or CleanupResponseDto",
     schema: {
       oneOf: [
         { $ref: getSchemaPath(ConfigurationTestResponseDto) },

@@ -28,7 +28,7 @@ export class ReplayController {
   @OperatorAuth()
   @ThrottleGroup('admin')
   @ApiOperation({ summary: "Replay a workflow's stored events" })
-  @ApiOkResponse({ type: ReplayResponseDto })
+  @ApiOkResponse({ description: 'The replay report and the resulting state', type: ReplayResponseDto })
   @ApiBadRequestResponse({
     description: 'Invalid body, e.g. an unknown agent in agent_filter',
     type: ErrorResponseDto,

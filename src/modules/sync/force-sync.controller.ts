@@ -7,6 +7,7 @@ import {
   ApiInternalServerErrorResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiParam,
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -31,6 +32,7 @@ export const IDEMPOTENCY_KEY_HEADER_DOC = {
     '(same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a ' +
     'different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 ' +
     'IDEMPOTENCY_KEY_IN_USE.',
+  example: 'force-sync-2026-03-02-001',
 };
 
 @ApiTags('force-sync')
@@ -95,7 +97,12 @@ export class ForceSyncController {
   @Get('sync/:sync_id')
   @OperatorAuth()
   @ThrottleGroup('read')
-  @ApiOkResponse({ type: WorkflowResponseDto })
+  @ApiParam({
+    name: 'sync_id',
+    description: 'The sync id answered by the force sync or the orchestration trigger',
+    example: '0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11',
+  })
+  @ApiOkResponse({ description: 'The workflow with its nine agents', type: WorkflowResponseDto })
   @ApiNotFoundResponse({ description: 'WORKFLOW_NOT_FOUND', type: ErrorResponseDto })
   getSync(@Param('sync_id') syncId: string): Promise<WorkflowResponseDto> {
     return this.workflows.getResponse(syncId);
@@ -105,7 +112,7 @@ export class ForceSyncController {
   @Get('syncs')
   @OperatorAuth()
   @ThrottleGroup('read')
-  @ApiOkResponse({ type: WorkflowListResponseDto })
+  @ApiOkResponse({ description: 'A page of workflows, newest first', type: WorkflowListResponseDto })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED', type: ErrorResponseDto })
   listSyncs(@Query() query: ListSyncsQueryDto): Promise<WorkflowListResponseDto> {
     return this.workflows.list({ status: query.status, limit: query.limit ?? 20, before: query.before });

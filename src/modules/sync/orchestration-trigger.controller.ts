@@ -66,7 +66,7 @@ export class OrchestrationTriggerController {
   @Get('trigger')
   @OperatorAuth()
   @ThrottleGroup('read')
-  @ApiOkResponse({ type: OrchestrationTriggerInfoDto })
+  @ApiOkResponse({ description: 'The trigger route and its readiness', type: OrchestrationTriggerInfoDto })
   describeOrchestrationTrigger(): OrchestrationTriggerInfoDto {
     return this.sync.describeTrigger();
   }

@@ -34,7 +34,7 @@ export class WebhooksController {
   @SignedWebhook()
   @ThrottleGroup('webhook')
   @UseFilters(WebhookRejectionFilter)
-  @ApiBody({ type: WebhookEventDto })
+  @ApiBody({ description: 'One OPAL callback, signed in `X-OSA-Signature`', type: WebhookEventDto })
   @ApiAcceptedResponse({ description: 'Event stored', type: WebhookAcceptedDto })
   @ApiBadRequestResponse({
     description:
@@ -55,7 +55,7 @@ export class WebhooksController {
   @Get()
   @Public()
   @ThrottleGroup('read')
-  @ApiOkResponse({ type: WebhookReceiverStatusDto })
+  @ApiOkResponse({ description: 'Receiver status', type: WebhookReceiverStatusDto })
   getWebhookReceiverStatus(): Promise<WebhookReceiverStatusDto> {
     return this.webhooks.receiverStatus();
   }

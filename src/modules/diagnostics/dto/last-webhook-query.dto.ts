@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -64,7 +65,10 @@ class IsEventCursor implements ValidatorConstraintInterface {
 
 /** Filters of `GET /api/diagnostics/last-webhook`; all optional and combined with AND. */
 export class LastWebhookQueryDto {
-  /** Events per page, newest first. */
+  /**
+   * Events per page, newest first.
+   * @example 25
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -73,6 +77,7 @@ export class LastWebhookQueryDto {
   limit?: number = 25;
 
   /** Event status: `failed` = workflow_failed or an agent that finished unsuccessfully; `pending` = agent_started sent as pending. */
+  @ApiProperty({ enum: EVENT_STATUS_FILTERS, enumName: 'EventStatusFilter', required: false, default: 'all' })
   @IsOptional()
   @IsIn(EVENT_STATUS_FILTERS)
   status?: EventStatusFilter = 'all';
@@ -80,24 +85,30 @@ export class LastWebhookQueryDto {
   /**
    * `strategy_workflow` (the workflow name: every stored event, since it is the only workflow accepted), or a
    * sync id / OPAL workflow id / correlation id: the events of that workflow.
+   * @example "0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11"
    */
   @IsOptional()
   @IsString()
   @Length(1, 200)
   workflow?: string;
 
-  /** A sync id, OPAL workflow id or correlation id: the events of that workflow (or with that `workflow_id` as received). */
+  /**
+   * A sync id, OPAL workflow id or correlation id: the events of that workflow (or with that `workflow_id` as received).
+   * @example "0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11"
+   */
   @IsOptional()
   @IsString()
   @Length(1, 200)
   workflow_id?: string;
 
   /** One of the nine OPAL agents. */
+  @ApiProperty({ enum: OPAL_AGENTS, enumName: 'OpalAgent', required: false })
   @IsOptional()
   @IsIn(OPAL_AGENTS)
   agent_id?: string;
 
   /** Event type; dotted forms and aliases are accepted (`agent.completed`, `agent_failed`, `workflow.triggered`). */
+  @ApiProperty({ enum: EVENT_TYPES, enumName: 'EventType', required: false })
   @IsOptional()
   @Transform(toEventType)
   @IsIn(EVENT_TYPES, {
@@ -105,24 +116,36 @@ export class LastWebhookQueryDto {
   })
   event_type?: string;
 
-  /** The event's correlation id. */
+  /**
+   * The event's correlation id.
+   * @example "force-sync-1732800000000-k3j9x2a1"
+   */
   @IsOptional()
   @IsString()
   @Length(1, 200)
   correlation_id?: string;
 
-  /** Received at or after this ISO-8601 time. */
+  /**
+   * Received at or after this ISO-8601 time.
+   * @example "2026-03-01T00:00:00Z"
+   */
   @IsOptional()
   @IsISO8601({ strict: true })
   start_date?: string;
 
-  /** Received at or before this ISO-8601 time (not before `start_date`). */
+  /**
+   * Received at or before this ISO-8601 time (not before `start_date`).
+   * @example "2026-03-02T23:59:59Z"
+   */
   @IsOptional()
   @IsISO8601({ strict: true })
   @Validate(NotBeforeStartDate)
   end_date?: string;
 
-  /** Received within the last N hours (1–720). */
+  /**
+   * Received within the last N hours (1–720).
+   * @example 24
+   */
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -130,12 +153,18 @@ export class LastWebhookQueryDto {
   @Max(720)
   hours?: number;
 
-  /** Cursor from the previous page's `pagination.next_before`: events older than it. */
+  /**
+   * Cursor from the previous page's `pagination.next_before`: events older than it.
+   * @example "1042"
+   */
   @IsOptional()
   @Validate(IsEventCursor)
   before?: string;
 
-  /** Include each event's stored body (`true`/`false`). */
+  /**
+   * Include each event's stored body (`true`/`false`).
+   * @example false
+   */
   @IsOptional()
   @Transform(toBoolean)
   @IsBoolean()

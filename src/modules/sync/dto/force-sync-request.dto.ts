@@ -55,11 +55,12 @@ export class ClientContextDto {
 /** Force sync request. Every field is optional; unknown fields are refused. */
 export class ForceSyncRequestDto {
   /** Which platforms to sync (default `priority_platforms`). */
-  @ApiProperty({ enum: SYNC_SCOPES, required: false, default: 'priority_platforms' })
+  @ApiProperty({ enum: SYNC_SCOPES, enumName: 'SyncScope', required: false, default: 'priority_platforms' })
   @IsOptional()
   @IsIn(SYNC_SCOPES)
   sync_scope?: SyncScope;
 
+  /** Who the sync is for (client name, industry, recipients). */
   @IsOptional()
   @IsObject()
   @ValidateNested()

@@ -2,30 +2,59 @@ import { ApiProperty } from '@nestjs/swagger';
 import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW } from '../../opal/agents';
 
 export class WorkflowSecurityDto {
+  /** The only workflow that may be triggered. */
   @ApiProperty({ enum: [STRATEGY_WORKFLOW] })
   allowed_workflow: string;
-  /** @example ["strategy_assistant_workflow"] */
-  @ApiProperty({ enum: BLOCKED_WORKFLOWS, isArray: true })
+  /**
+   * Workflows refused with WORKFLOW_NOT_ALLOWED.
+   * @example ["strategy_assistant_workflow"]
+   */
+  @ApiProperty({ enum: BLOCKED_WORKFLOWS, enumName: 'BlockedWorkflow', isArray: true })
   blocked_workflows: string[];
+  /**
+   * True: every trigger names the configured OPAL account.
+   * @example true
+   */
   account_validation: boolean;
+  /**
+   * How the allow-list is enforced.
+   * @example "Only strategy_workflow can be triggered"
+   */
   security_note: string;
 }
 
 /** One configuration check; secrets appear only masked. */
 export class ConfigurationCheckDto {
-  /** @example "OPAL_STRATEGY_WORKFLOW_AUTH_KEY" */
+  /**
+   * The setting or check.
+   * @example "OPAL_STRATEGY_WORKFLOW_AUTH_KEY"
+   */
   name: string;
+  /**
+   * True when the check passed.
+   * @example true
+   */
   ok: boolean;
-  /** @example "set (48 chars)" */
+  /**
+   * The outcome; secrets appear only masked.
+   * @example "set (48 chars)"
+   */
   message: string;
 }
 
 export class SyncConfigurationDto {
+  /**
+   * True when every check passed and a force sync can run.
+   * @example true
+   */
   valid: boolean;
-  @ApiProperty({ enum: ['opal', 'simulator'] })
+  /** `opal`, or `simulator` when the built-in simulator stands in for OPAL. */
+  @ApiProperty({ enum: ['opal', 'simulator'], enumName: 'OpalMode' })
   mode: string;
-  @ApiProperty({ enum: ['development', 'test', 'production'] })
+  /** The service's NODE_ENV. */
+  @ApiProperty({ enum: ['development', 'test', 'production'], enumName: 'Environment' })
   environment: string;
+  /** Every check, in order. */
   checks: ConfigurationCheckDto[];
 }
 
@@ -43,24 +72,50 @@ export class ParameterDescriptionDto {
  * answer carries the same fields plus the error body's (`success: false`, `code: CONFIGURATION_ERROR`, …).
  */
 export class SyncConfigurationResponseDto {
+  /** Which workflows may be triggered. */
   workflow_security: WorkflowSecurityDto;
+  /** The configuration checks. */
   configuration: SyncConfigurationDto;
-  /** @example "/api/opal/sync" */
+  /**
+   * The force sync route.
+   * @example "/api/opal/sync"
+   */
   endpoint: string;
-  /** @example "POST" */
+  /**
+   * Its HTTP method.
+   * @example "POST"
+   */
   method: string;
-  /** The body fields `POST` accepts, and the optional `Idempotency-Key` header. */
+  /**
+   * The body fields `POST` accepts, and the optional `Idempotency-Key` header.
+   * @example {"sync_scope":{"type":"string","required":false,"description":"Which platforms to sync","default":"priority_platforms"}}
+   */
   parameters: Record<string, ParameterDescriptionDto>;
   /** Only on the 500 answer: false. */
   success?: boolean;
-  /** Only on the 500 answer: `Configuration Error`. */
+  /**
+   * Only on the 500 answer: `Configuration Error`.
+   * @example "Configuration Error"
+   */
   error?: string;
-  /** Only on the 500 answer: `CONFIGURATION_ERROR`. */
+  /**
+   * Only on the 500 answer: `CONFIGURATION_ERROR`.
+   * @example "CONFIGURATION_ERROR"
+   */
   code?: string;
-  /** Only on the 500 answer: `Environment validation failed`. */
+  /**
+   * Only on the 500 answer: `Environment validation failed`.
+   * @example "Environment validation failed"
+   */
   message?: string;
-  /** Only on the 500 answer: each failing check (name and message, never a secret's value). */
+  /**
+   * Only on the 500 answer: each failing check (name and message, never a secret's value).
+   * @example [{"name":"OPAL_WEBHOOK_URL","message":"missing"}]
+   */
   details?: Record<string, unknown>[];
-  /** Only on the 500 answer. */
+  /**
+   * Only on the 500 answer.
+   * @example "req-1732800000000-a1b2c3"
+   */
   correlation_id?: string;
 }
