@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ErrorResponseDto } from './common/error-response.dto';
 import { OPERATOR_SECURITY_SCHEME } from './common/policy';
+import { addErrorExamples } from './openapi-examples';
 import { SERVICE_VERSION } from './version';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -13,6 +14,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '`{ success: false, error, code, message, details?, correlation_id }`.',
     )
     .setVersion(SERVICE_VERSION)
+    .addServer('/', 'This service (paths are absolute from its base URL)')
     .addBearerAuth(
       { type: 'http', scheme: 'bearer', description: 'One of OPERATOR_API_KEYS' },
       OPERATOR_SECURITY_SCHEME,
@@ -27,10 +29,13 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'osa_signature',
     )
     .build();
-  return SwaggerModule.createDocument(app, config, {
-    extraModels: [ErrorResponseDto],
-    operationIdFactory: (_controllerKey, methodKey) => methodKey,
-  });
+  config.info.license = { name: 'UNLICENSED' };
+  return addErrorExamples(
+    SwaggerModule.createDocument(app, config, {
+      extraModels: [ErrorResponseDto],
+      operationIdFactory: (_controllerKey, methodKey) => methodKey,
+    }),
+  );
 }
 
 export function setupOpenApi(app: INestApplication): void {

@@ -3,16 +3,8 @@ import { ApiExcludeEndpoint, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs
 import type { Response } from 'express';
 import { Public } from './common/policy';
 import { MetricsService } from './metrics/metrics.service';
+import { ServiceIndexDto } from './service-index.dto';
 import { SERVICE_VERSION } from './version';
-
-/** Where to go next: the service's name, version and links. */
-export class ServiceIndexDto {
-  /** Service name. */
-  name: string;
-  version: string;
-  /** Links to the documentation, the OpenAPI document, health and metrics. */
-  links: Record<string, string>;
-}
 
 @ApiTags('meta')
 @Controller()
@@ -22,7 +14,7 @@ export class RootController {
 
   /** A small index: name, version, links to docs and health. */
   @Get()
-  @ApiOkResponse({ type: ServiceIndexDto })
+  @ApiOkResponse({ description: 'Name, version and links', type: ServiceIndexDto })
   getIndex(): ServiceIndexDto {
     return {
       name: 'opal-force-sync',
