@@ -11,7 +11,7 @@ function main(): number {
   try {
     const settings = loadSettings(readProcessEnv());
     const report = new OpalConfigurationService(settings as AppConfig).report();
-    process.stdout.write(`${JSON.stringify({ valid: report.valid, ...report }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return report.valid ? 0 : 1;
   } catch (error) {
     if (!(error instanceof ConfigValidationError)) throw error;
