@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { BodyProblemInterceptor } from './common/body-problem.interceptor';
+import { clientErrorHandler } from './common/client-error';
 import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger } from './common/json-logger';
 import { registerSecrets } from './common/redact';
@@ -33,6 +34,7 @@ export function configureApp(app: INestApplication): INestApplication {
   express.use(requestContextMiddleware(app.get(MetricsService)));
   express.use(...bodyMiddlewares());
   express.use(expressErrorHandler());
+  express.getHttpServer().on('clientError', clientErrorHandler());
 
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());

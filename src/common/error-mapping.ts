@@ -33,6 +33,15 @@ const DB_UNAVAILABLE_MESSAGES = [
   'terminating connection',
 ];
 
+// PostgreSQL refuses these characters in text (NUL, invalid UTF-8): always the caller's input, never our fault.
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+
+function isUnstorableText(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!error || typeof error !== 'object') return false;
   const e = error as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
@@ -118,6 +127,18 @@ export function mapError(error: unknown, correlationId: string): MappedError {
     return {
       status: expressStatus,
       body: body(code, message, correlationId),
+      headers: {},
+      unexpected: false,
+    };
+  }
+  if (isUnstorableText(error)) {
+    return {
+      status: 400,
+      body: body(
+        'VALIDATION_FAILED',
+        'The request contains characters that cannot be stored (NUL or invalid UTF-8)',
+        correlationId,
+      ),
       headers: {},
       unexpected: false,
     };

@@ -9,7 +9,7 @@ import { acceptCorrelationId, newCorrelationId, RequestContext } from './request
 export interface RequestWithBody extends Request {
   rawBody?: Buffer;
   /** Set when a body was present but could not be used; routes decide when to report it. */
-  bodyProblem?: 'INVALID_JSON' | 'UNSUPPORTED_MEDIA_TYPE';
+  bodyProblem?: 'INVALID_JSON' | 'TOO_DEEP' | 'UNSUPPORTED_MEDIA_TYPE';
 }
 
 export const WEBHOOK_PATH = '/api/webhooks/opal-workflow';
@@ -72,16 +72,44 @@ export function bodyMiddlewares() {
       if (!type) {
         req.bodyProblem = 'UNSUPPORTED_MEDIA_TYPE';
       } else {
-        try {
-          req.body = JSON.parse(raw.toString('utf8')) as unknown;
-        } catch {
-          req.bodyProblem = 'INVALID_JSON';
+        const text = raw.toString('utf8');
+        if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+          req.bodyProblem = 'TOO_DEEP';
+        } else {
+          try {
+            req.body = JSON.parse(text) as unknown;
+          } catch {
+            req.bodyProblem = 'INVALID_JSON';
+          }
         }
       }
     }
     next();
   };
   return [readRaw, decode];
+}
+
+/** Deeper bodies are refused: validation and transformation recurse once per level and would overflow the stack. */
+export const MAX_JSON_DEPTH = 32;
+
+/** True when the JSON text nests arrays/objects deeper than `max` (one linear scan, strings skipped). */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** Errors raised before Nest's router (body too large, aborted upload) still get the contract's body. */
