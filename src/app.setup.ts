@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Logger, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
@@ -23,6 +24,14 @@ export function configureApp(app: INestApplication): INestApplication {
   const express = app as NestExpressApplication;
   const config = app.get(AppConfig);
   registerSecrets(secretValuesOf(config));
+
+  // Slow clients (slowloris) must not hold connections: headers within 10 s, a whole request within 30 s (Node
+  // enforces both on a 30 s check interval), idle keep-alive connections closed after 5 s. A proxy in front must
+  // close idle connections to the service sooner than that.
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
 
   express.disable('x-powered-by');
   express.set('trust proxy', config.trustProxy);
