@@ -113,7 +113,8 @@ export class WorkflowsService {
 
   /** A workflow by its sync id, OPAL's workflow id, or its correlation id (in that order). */
   async resolve(ref: string): Promise<WorkflowEntity | null> {
-    if (ref.length === 0 || ref.length > MAX_REF_LENGTH) return null;
+    // No stored id contains NUL, and PostgreSQL refuses it in a text parameter.
+    if (ref.length === 0 || ref.length > MAX_REF_LENGTH || ref.includes('\u0000')) return null;
     if (isUuid(ref)) {
       const byId = await this.workflows.findOneBy({ id: ref.toLowerCase() });
       if (byId) return byId;
