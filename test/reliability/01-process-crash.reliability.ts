@@ -1,0 +1,84 @@
+import type { Pool } from 'pg';
+import { waitFor } from '../support/wait';
+import {
+  accountFor,
+  compareWithReplay,
+  insertWorkflows,
+  storedEvents,
+  waitProcessed,
+} from './support/checks';
+import { cleanupAll, freePort, report, ServiceChild, tunable } from './support/harness';
+import { destroyAgents } from './support/http';
+import { ScenarioPostgres } from './support/postgres';
+import { makeEvents, RetryingSender } from './support/sender';
+
+/**
+ * Scenario 1: the service is SIGKILLed twice while a retrying sender posts signed events; after restarts every
+ * event is stored once, processed, and each workflow's state equals a replay of its events from scratch.
+ */
+describe('reliability 1: process crash under ingest', () => {
+  const postgres = new ScenarioPostgres();
+  let pool: Pool;
+  let service: ServiceChild;
+
+  beforeAll(async () => {
+    await postgres.init();
+    service = new ServiceChild('s1', await freePort(), { databaseUrl: postgres.url });
+    await service.startReady();
+    pool = postgres.pool();
+  });
+
+  afterAll(async () => {
+    destroyAgents();
+    await service?.kill();
+    await pool?.end();
+    await postgres.stop();
+    cleanupAll();
+  });
+
+  it('stores every event once, processes it, and matches a replay after two SIGKILLs', async () => {
+    const n = tunable('RELIABILITY_EVENTS', { full: 10_000, quick: 5_000 });
+    const workflows = await insertWorkflows(pool, 8, 's1');
+    const events = makeEvents('s1', workflows, n, 1);
+    const sender = new RetryingSender([service.url], { concurrency: 32, deadlineMs: 300_000 });
+    const began = Date.now();
+    const sending = sender.run(events);
+
+    const recoveries: number[] = [];
+    for (const share of [0.25, 0.6]) {
+      await waitFor(() => sender.done >= n * share, `${share * 100}% acknowledged`, {
+        timeoutMs: 120_000,
+        intervalMs: 10,
+      });
+      await service.kill('SIGKILL');
+      recoveries.push(await service.startReady());
+    }
+    await sending;
+    const sendSeconds = (Date.now() - began) / 1000;
+
+    const processing = await waitProcessed(pool, 's1');
+    const stored = await storedEvents(pool, 's1');
+    const figures = accountFor(events, sender, stored);
+    const comparison = await compareWithReplay(service.url, workflows);
+    report('1. process crash under ingest (2 × SIGKILL + restart)', {
+      ...figures,
+      processing,
+      attempts: sender.figures.attempts,
+      answers: sender.figures.answers,
+      restart_to_ready_ms: recoveries,
+      max_ms_event_to_acknowledged: sender.figures.maxMsToDone,
+      workflows_matching_replay: `${comparison.workflows - comparison.mismatches.length}/${comparison.workflows}`,
+      send_duration_s: sendSeconds.toFixed(1),
+      events_per_s: Math.round(n / sendSeconds),
+    });
+
+    expect(figures.unaccounted).toBe(0);
+    expect(figures.cut_off).toBe(0);
+    expect(figures.lost).toBe(0);
+    expect(figures.duplicates).toBe(0);
+    expect(figures.stored).toBe(n);
+    expect(processing).toEqual({ processed: n });
+    expect(comparison.mismatches).toEqual([]);
+    expect(service.starts).toBe(3);
+  });
+});

@@ -1,0 +1,131 @@
+import type { Pool } from 'pg';
+import { waitFor } from '../support/wait';
+import {
+  accountFor,
+  compareWithReplay,
+  insertWorkflows,
+  storedEvents,
+  waitProcessed,
+} from './support/checks';
+import { cleanupAll, freePort, report, ServiceChild, sleep, tunable } from './support/harness';
+import { destroyAgents, http } from './support/http';
+import { ScenarioPostgres } from './support/postgres';
+import { makeEvents, RetryingSender } from './support/sender';
+
+/**
+ * Scenario 2: PostgreSQL stops for a few seconds while events arrive. The service answers 503 meanwhile, its
+ * readiness goes red, and it reconnects by itself (same process): nothing acknowledged is lost or doubled.
+ */
+describe('reliability 2: database restart under ingest', () => {
+  const postgres = new ScenarioPostgres();
+  let pool: Pool;
+  let service: ServiceChild;
+
+  beforeAll(async () => {
+    await postgres.init();
+    service = new ServiceChild('s2', await freePort(), { databaseUrl: postgres.url });
+    await service.startReady();
+    pool = postgres.pool();
+  });
+
+  afterAll(async () => {
+    destroyAgents();
+    await service?.kill();
+    await pool?.end();
+    await postgres.stop();
+    cleanupAll();
+  });
+
+  it('answers 503 while PostgreSQL is down, reconnects without a restart, loses and doubles nothing', async () => {
+    const n = tunable('RELIABILITY_EVENTS', { full: 10_000, quick: 5_000 });
+    const outageMs = tunable('RELIABILITY_DB_OUTAGE_MS', { full: 10_000, quick: 5_000 });
+    const workflows = await insertWorkflows(pool, 8, 's2');
+    const events = makeEvents('s2', workflows, n, 2);
+    const sender = new RetryingSender([service.url], {
+      concurrency: 32,
+      deadlineMs: 300_000,
+      keepTimeline: true,
+    });
+    const pid = service.pid;
+    const sending = sender.run(events);
+
+    await waitFor(() => sender.done >= n * 0.3, '30% acknowledged', { timeoutMs: 120_000, intervalMs: 10 });
+    const readiness: { at: number; status: number }[] = [];
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        const status = await http(`${service.url}/api/health/ready`, { timeoutMs: 5000, maxSockets: 2 }).then(
+          (a) => a.status,
+          () => 0,
+        );
+        readiness.push({ at: Date.now(), status });
+        await sleep(100);
+      }
+    })();
+
+    const stoppedAt = Date.now();
+    await postgres.stop();
+    const downAt = Date.now();
+    await sleep(outageMs);
+    const restartAt = Date.now();
+    await postgres.start();
+    const upAt = Date.now();
+    const readyAt = (
+      await waitFor(() => readiness.find((r) => r.at > upAt && r.status === 200), 'ready again', {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      })
+    ).at;
+    const firstStoredAt = (
+      await waitFor(
+        () => sender.timeline.find((t) => t.at > upAt && t.answer === '202'),
+        'an event stored again',
+        {
+          timeoutMs: 60_000,
+          intervalMs: 50,
+        },
+      )
+    ).at;
+    probing = false;
+    await probe;
+    await sending;
+
+    const processing = await waitProcessed(pool, 's2');
+    const stored = await storedEvents(pool, 's2');
+    const figures = accountFor(events, sender, stored);
+    const comparison = await compareWithReplay(service.url, workflows);
+    const duringOutage = sender.timeline.filter((t) => t.at > downAt && t.at < restartAt);
+    const outageAnswers: Record<string, number> = {};
+    for (const t of duringOutage) outageAnswers[t.answer] = (outageAnswers[t.answer] ?? 0) + 1;
+    const readinessDuring = readiness.filter((r) => r.at > downAt && r.at < restartAt).map((r) => r.status);
+
+    report('2. database restart under ingest', {
+      ...figures,
+      processing,
+      attempts: sender.figures.attempts,
+      answers: sender.figures.answers,
+      database_down_ms: restartAt - stoppedAt,
+      answers_while_down: outageAnswers,
+      readiness_while_down: [...new Set(readinessDuring)],
+      recovery_ms_ready_after_db_up: readyAt - upAt,
+      recovery_ms_first_202_after_db_up: firstStoredAt - upAt,
+      service_restarts: service.starts - 1,
+      workflows_matching_replay: `${comparison.workflows - comparison.mismatches.length}/${comparison.workflows}`,
+    });
+
+    expect(figures.unaccounted).toBe(0);
+    expect(figures.cut_off).toBe(0);
+    expect(figures.lost).toBe(0);
+    expect(figures.duplicates).toBe(0);
+    expect(figures.stored).toBe(n);
+    expect(processing).toEqual({ processed: n });
+    expect(comparison.mismatches).toEqual([]);
+    // Same process throughout: it reconnected by itself.
+    expect(service.pid).toBe(pid);
+    expect(service.starts).toBe(1);
+    expect(outageAnswers['503'] ?? 0).toBeGreaterThan(0);
+    expect(Object.keys(outageAnswers).filter((a) => a !== '503')).toEqual([]);
+    expect(readinessDuring.length).toBeGreaterThan(0);
+    expect(readinessDuring.every((s) => s === 503)).toBe(true);
+  });
+});
