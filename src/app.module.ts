@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
 import { ThrottlingModule } from './common/throttling.module';
 import { AppConfigModule } from './config/config.module';
@@ -30,6 +31,7 @@ export class AppModule {
         DiagnosticsModule,
         ReplayModule,
         ThrottlingModule,
+        AdminModule,
       ],
       controllers: [RootController],
     };
