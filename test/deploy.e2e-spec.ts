@@ -1,0 +1,188 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { parseAllDocuments, parse } from 'yaml';
+import { ENV_VARIABLES, loadSettings, type ConfigValidationError } from '../src/config/settings';
+import { createTestApp, type TestApp } from './support/app';
+
+// Structural checks of the deployment files against the service itself: probe paths are real routes, ports,
+// image, user and commands agree with the Dockerfile, and every variable named is one the config module reads.
+/* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is walked field by field */
+const root = process.cwd();
+const k8sDir = join(root, 'deploy', 'k8s');
+const manifests: any[] = readdirSync(k8sDir)
+  .filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml')
+  .flatMap((file) => parseAllDocuments(readFileSync(join(k8sDir, file), 'utf8')).map((d) => d.toJS()));
+const byKind = (kind: string): any => {
+  const found = manifests.filter((m) => m.kind === kind);
+  expect(found).toHaveLength(1);
+  return found[0];
+};
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
+const openapi = JSON.parse(readFileSync(join(root, 'openapi.json'), 'utf8'));
+
+const deployment = byKind('Deployment');
+const job = byKind('Job');
+const configMap = byKind('ConfigMap');
+const secret = byKind('Secret');
+const podSpecs = [deployment.spec.template.spec, job.spec.template.spec];
+const app = deployment.spec.template.spec.containers[0];
+const exposed = Number(/^EXPOSE (\d+)$/m.exec(dockerfile)![1]);
+const dockerCmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+const dockerUser = /^USER (\S+)$/m.exec(dockerfile)![1];
+
+describe('deployment files (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('has every object the runbook expects, each parsed from YAML', () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(
+      [
+        'ConfigMap',
+        'Deployment',
+        'HorizontalPodAutoscaler',
+        'Job',
+        'PodDisruptionBudget',
+        'Secret',
+        'Service',
+      ].sort(),
+    );
+    const kustomization = parse(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'));
+    for (const file of kustomization.resources as string[]) expect(existsSync(join(k8sDir, file))).toBe(true);
+  });
+
+  it('probes the health routes, which are GET routes of the document and answer 200 on a running app', async () => {
+    expect(app.livenessProbe.httpGet.path).toBe('/api/health/live');
+    expect(app.readinessProbe.httpGet.path).toBe('/api/health/ready');
+    expect(app.startupProbe.httpGet.path).toBe('/api/health/live');
+    for (const probe of [app.livenessProbe, app.readinessProbe, app.startupProbe]) {
+      expect(openapi.paths[probe.httpGet.path]?.get).toBeDefined();
+      expect(probe.httpGet.port).toBe(app.ports[0].name);
+      await request(t.url).get(probe.httpGet.path).expect(200);
+    }
+    // The startup probe leaves time for migrations at boot.
+    expect(app.startupProbe.periodSeconds * app.startupProbe.failureThreshold).toBeGreaterThanOrEqual(30);
+  });
+
+  it('uses one port everywhere: container, Dockerfile, ConfigMap PORT, Service target and compose', () => {
+    expect(app.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
+    expect(exposed).toBe(3000);
+    expect(configMap.data.PORT).toBe('3000');
+    const service = byKind('Service');
+    expect(service.spec.ports[0].targetPort).toBe('http');
+    expect(compose.services.service.ports).toEqual(['3000:3000']);
+    expect(deployment.spec.template.metadata.annotations['prometheus.io/port']).toBe('3000');
+    expect(
+      openapi.paths[deployment.spec.template.metadata.annotations['prometheus.io/path']]?.get,
+    ).toBeDefined();
+  });
+
+  it('selects the Deployment pods from the Service, the PodDisruptionBudget and the autoscaler', () => {
+    const podLabels = deployment.spec.template.metadata.labels;
+    expect(deployment.spec.selector.matchLabels).toEqual(podLabels);
+    expect(byKind('Service').spec.selector).toEqual(podLabels);
+    expect(byKind('PodDisruptionBudget').spec.selector.matchLabels).toEqual(podLabels);
+    const hpa = byKind('HorizontalPodAutoscaler');
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata.name,
+    });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+    expect(byKind('PodDisruptionBudget').spec.minAvailable).toBeLessThan(hpa.spec.minReplicas);
+    // A pod's own labels must not make the migration Job a Service endpoint.
+    expect(job.spec.template.metadata.labels['app.kubernetes.io/component']).not.toBe(
+      podLabels['app.kubernetes.io/component'],
+    );
+  });
+
+  it('runs the Dockerfile image and commands as its non-root user, with resources set', () => {
+    expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(2);
+    expect(dockerUser).toBe('1000:1000');
+    expect(dockerfile).toMatch(/^COPY --chown=node:node public \.\/public$/m);
+    expect(app.command).toEqual(dockerCmd);
+    expect(job.spec.template.spec.containers[0].image).toBe(app.image);
+    const migrate = job.spec.template.spec.containers[0].command as string[];
+    expect(migrate).toEqual(['node', 'dist/src/database/migrate.js']);
+    expect(compose.services.migrate.command).toEqual(migrate);
+    expect(existsSync(join(root, 'src', 'database', 'migrate.ts'))).toBe(true);
+    expect(existsSync(join(root, dockerCmd[1].replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
+    for (const spec of podSpecs) {
+      expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 });
+      for (const container of spec.containers) {
+        expect(container.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(Object.keys(container.resources.requests).sort()).toEqual(['cpu', 'memory']);
+        expect(Object.keys(container.resources.limits).sort()).toEqual(['cpu', 'memory']);
+      }
+    }
+    expect(job.spec.template.spec.restartPolicy).toBe('Never');
+    // SIGTERM grace: the service's own drain time plus the preStop pause fits in the pod's grace period.
+    const preStop = Number(app.lifecycle.preStop.exec.command[1]);
+    const drain = Number(configMap.data.SHUTDOWN_GRACE_MS) / 1000;
+    expect(preStop + drain).toBeLessThan(deployment.spec.template.spec.terminationGracePeriodSeconds);
+  });
+
+  it('feeds both workloads from the ConfigMap and the Secret, naming only variables the config module reads', () => {
+    for (const spec of podSpecs) {
+      expect(spec.containers[0].envFrom).toEqual([
+        { configMapRef: { name: configMap.metadata.name } },
+        { secretRef: { name: secret.metadata.name } },
+      ]);
+    }
+    const named = [
+      ...Object.keys(configMap.data),
+      ...Object.keys(secret.stringData),
+      ...Object.keys(compose.services.service.environment),
+      ...Object.keys(compose.services.migrate.environment),
+    ];
+    expect(named.filter((name) => !(name in ENV_VARIABLES))).toEqual([]);
+    for (const key of [
+      'DATABASE_URL',
+      'OPAL_STRATEGY_WORKFLOW_AUTH_KEY',
+      'OSA_WEBHOOK_SHARED_SECRET',
+      'OPERATOR_API_KEYS',
+    ]) {
+      expect(Object.keys(secret.stringData)).toContain(key);
+      expect(Object.keys(configMap.data)).not.toContain(key);
+    }
+  });
+
+  it('holds only placeholders in the Secret template, which the service refuses to start with', () => {
+    for (const value of Object.values<string>(secret.stringData)) expect(value).toMatch(/^<REPLACE: .+>$/);
+    let problems: string[] = [];
+    try {
+      loadSettings({ ...configMap.data, ...secret.stringData });
+    } catch (error) {
+      problems = (error as ConfigValidationError).problems;
+    }
+    for (const name of [
+      'BASE_URL',
+      'DATABASE_URL',
+      'OPAL_WEBHOOK_URL',
+      'OPAL_STRATEGY_WORKFLOW_AUTH_KEY',
+      'OSA_WEBHOOK_SHARED_SECRET',
+      'OPERATOR_API_KEYS',
+    ]) {
+      expect({ name, refused: problems.some((p) => p.includes(name)) }).toEqual({ name, refused: true });
+    }
+  });
+
+  it('checks health in docker compose on the same routes', () => {
+    expect(compose.services.postgres.healthcheck).toBeDefined();
+    expect(JSON.stringify(compose.services.service.healthcheck.test)).toContain('/api/health/ready');
+    expect(compose.services.service.depends_on.migrate.condition).toBe('service_completed_successfully');
+    expect(dockerfile).toContain('/api/health/ready');
+  });
+});
