@@ -10,7 +10,7 @@ import { OpalConfigurationService } from '../src/modules/opal/opal-configuration
 function main(): number {
   try {
     const settings = loadSettings(readProcessEnv());
-    const report = new OpalConfigurationService(settings as AppConfig).report();
+    const report = new OpalConfigurationService(settings).report();
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return report.valid ? 0 : 1;
   } catch (error) {
