@@ -1,6 +1,5 @@
 import { readProcessEnv } from '../src/config/environment';
 import { ConfigValidationError, loadSettings } from '../src/config/settings';
-import type { AppConfig } from '../src/config/app-config';
 import { OpalConfigurationService } from '../src/modules/opal/opal-configuration.service';
 
 /**
