@@ -63,9 +63,12 @@ export class ReplayService {
     // The workflow row lock is what live processing takes too, so no event is applied to it meanwhile; a dry
     // run reads under the same lock (and rolls back) so that it sees what a real run would see.
     const outcome = await this.dataSource.transaction(async (manager) => {
+      // Live processing claims event rows before it locks their workflow; a replay that writes takes them in the
+      // same order, or it could hold the workflow while a processor holding its events waits for it (deadlock).
+      // Events stored after this point are not in the replay: they stay pending and are processed afterwards.
+      const events = await this.eventsOf(manager, workflow, { lock: !dryRun });
       const loaded = await this.workflowState.loadState(manager, workflow.id, { lock: true });
       if (!loaded) throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
-      const events = await this.eventsOf(manager, loaded.workflow);
       const plan = planReplay(events, { fromOffset, agentFilter, forceReprocess });
       const state = foldEvents(
         this.workflowState.initialStateFor(loaded.workflow),
@@ -125,7 +128,11 @@ export class ReplayService {
   }
 
   /** The workflow's events in receive order: linked to it, or not linked yet but naming it. */
-  private async eventsOf(manager: EntityManager, workflow: WorkflowRow): Promise<StoredEvent[]> {
+  private async eventsOf(
+    manager: EntityManager,
+    workflow: Pick<WorkflowRow, 'id' | 'opalWorkflowId' | 'correlationId'>,
+    options: { lock: boolean },
+  ): Promise<StoredEvent[]> {
     const refs = [workflow.id, workflow.opalWorkflowId, workflow.correlationId].filter(
       (ref): ref is string => ref !== null,
     );
@@ -134,7 +141,7 @@ export class ReplayService {
          FROM webhook_events
         WHERE sync_id = $1
            OR (sync_id IS NULL AND (workflow_ref = ANY($2::text[]) OR correlation_id = ANY($2::text[])))
-        ORDER BY sequence`,
+        ORDER BY sequence ${options.lock ? 'FOR UPDATE' : ''}`,
       [workflow.id, refs],
     );
     return rows.map((row) => ({
