@@ -100,8 +100,9 @@ describe('reliability 4: two instances on one database', () => {
     // Every event to both instances at the same time, while B replays and both clean up.
     const workflows = await insertWorkflows(pool, 6, 's4');
     const events = makeEvents('s4', workflows, n, 4);
-    const toA = new RetryingSender([a.url], { concurrency: 16, deadlineMs: 300_000 });
-    const toB = new RetryingSender([b.url], { concurrency: 16, deadlineMs: 300_000 });
+    // Two senders post every event at the same moment, one to A and the other to B (alternating by event).
+    const toA = new RetryingSender([a.url, b.url], { concurrency: 16, deadlineMs: 300_000 });
+    const toB = new RetryingSender([b.url, a.url], { concurrency: 16, deadlineMs: 300_000 });
     const sending = Promise.all([toA.run(events), toB.run(events)]);
 
     let replaying = true;
@@ -172,12 +173,12 @@ describe('reliability 4: two instances on one database', () => {
       events_sent_to_each: n,
       stored: stored.stored,
       duplicates: stored.duplicates,
-      lost_via_a: ofA.lost,
-      lost_via_b: ofB.lost,
-      accepted_202_by_a: toA.figures.accepted,
-      accepted_202_by_b: toB.figures.accepted,
-      accepted_by_both: acceptedByBoth,
-      accepted_by_neither: acceptedByNone,
+      lost_via_sender_1: ofA.lost,
+      lost_via_sender_2: ofB.lost,
+      accepted_202_by_sender_1: toA.figures.accepted,
+      accepted_202_by_sender_2: toB.figures.accepted,
+      accepted_by_both_senders: acceptedByBoth,
+      accepted_by_neither_sender: acceptedByNone,
       cut_off: toA.figures.cutOff + toB.figures.cutOff,
       processing,
       replays_on_b_while_ingesting: replayAnswers,
@@ -185,7 +186,11 @@ describe('reliability 4: two instances on one database', () => {
       old_events: oldEvents,
       old_events_left: oldLeft,
       workflows_matching_replay: `${comparison.workflows - comparison.mismatches.length}/${comparison.workflows}`,
+      service_error_lines: a.output.errorLines.length + b.output.errorLines.length,
     });
+    for (const line of [...a.output.errorLines, ...b.output.errorLines].slice(0, 5)) {
+      process.stdout.write(`  service error: ${line}\n`);
+    }
 
     expect(winners).toHaveLength(1);
     expect(conflicts).toHaveLength(concurrentSyncs - 1);

@@ -182,7 +182,8 @@ describe('reliability 5: slow and hostile clients', () => {
     expect(oversized.filter((a) => a === '413').length).toBeGreaterThan(0);
     expect(rssAfterOversized - rssStart).toBeLessThan(150 * 1024 * 1024);
     expect(Object.keys(floodAnswers).sort()).toEqual(['401', '429']);
-    expect(floodAnswers['401'] + legitAnswers.length).toBeLessThanOrEqual(WEBHOOK_LIMIT_PER_MIN);
+    // The limit is per client and window; the legitimate events above may fall in an earlier window.
+    expect(floodAnswers['401']).toBeLessThanOrEqual(WEBHOOK_LIMIT_PER_MIN);
     expect(floodAnswers['429']).toBeGreaterThanOrEqual(floodCount - WEBHOOK_LIMIT_PER_MIN);
     expect(retryAfterOn429).toBe(floodAnswers['429']);
     expect(eventsAfter).toBe(eventsBefore);

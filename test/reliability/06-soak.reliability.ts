@@ -116,7 +116,7 @@ describe('reliability 6: soak', () => {
         track(
           http(`${service.url}${path}`, { headers: operatorHeaders() }).then(
             (a) => count(reads, a.status),
-            () => count(reads, 'error'),
+            (error: { code?: string }) => count(reads, `error:${error.code ?? 'unknown'}`),
           ),
         );
       }

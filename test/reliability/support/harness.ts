@@ -72,12 +72,16 @@ export async function distinctFreePorts(n: number): Promise<number[]> {
 /** The last lines of a child's output, kept bounded for long runs. */
 class OutputTail {
   private readonly lines: string[] = [];
+  /** The first error lines, kept whatever the volume of other output. */
+  readonly errorLines: string[] = [];
   constructor(private readonly max = 400) {}
   push(chunk: Buffer): void {
     for (const line of chunk.toString().split('\n')) {
       if (line.length === 0) continue;
-      this.lines.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+      const kept = line.length > 2000 ? `${line.slice(0, 2000)}…` : line;
+      this.lines.push(kept);
       if (this.lines.length > this.max) this.lines.shift();
+      if (/"level":"(error|fatal)"/.test(line) && this.errorLines.length < 50) this.errorLines.push(kept);
     }
   }
   tail(n = 20): string {

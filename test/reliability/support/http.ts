@@ -23,8 +23,24 @@ export function destroyAgents(): void {
   agents.clear();
 }
 
-/** A plain HTTP call on 127.0.0.1; rejects on connection errors and on `timeoutMs` without an answer. */
-export function http(
+/**
+ * A plain HTTP call on 127.0.0.1; rejects on connection errors and on `timeoutMs` without an answer. A GET sent on
+ * a kept-alive socket that the server closed at that very moment is sent again once, as Node's documentation
+ * advises (`request.reusedSocket`): that race is the client's, not the server's.
+ */
+export async function http(url: string, options: Parameters<typeof send>[1] = {}): Promise<HttpAnswer> {
+  try {
+    return await send(url, options);
+  } catch (error) {
+    const reused = (error as { reusedSocket?: boolean }).reusedSocket === true;
+    if ((options.method ?? 'GET') === 'GET' && reused && (error as { code?: string }).code === 'ECONNRESET') {
+      return send(url, options);
+    }
+    throw error;
+  }
+}
+
+function send(
   url: string,
   options: {
     method?: string;
@@ -63,7 +79,7 @@ export function http(
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
+    req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
     req.end(options.body);
   });
 }
