@@ -1,4 +1,3 @@
-import type { Pool } from 'pg';
 import { waitFor } from '../support/wait';
 import {
   accountFor,
@@ -7,9 +6,8 @@ import {
   storedEvents,
   waitProcessed,
 } from './support/checks';
-import { cleanupAll, freePort, report, ServiceChild, tunable } from './support/harness';
-import { destroyAgents } from './support/http';
-import { ScenarioPostgres } from './support/postgres';
+import { report, tunable } from './support/harness';
+import { singleServiceScenario } from './support/scenario';
 import { makeEvents, RetryingSender } from './support/sender';
 
 /**
@@ -17,30 +15,13 @@ import { makeEvents, RetryingSender } from './support/sender';
  * event is stored once, processed, and each workflow's state equals a replay of its events from scratch.
  */
 describe('reliability 1: process crash under ingest', () => {
-  const postgres = new ScenarioPostgres();
-  let pool: Pool;
-  let service: ServiceChild;
-
-  beforeAll(async () => {
-    await postgres.init();
-    service = new ServiceChild('s1', await freePort(), { databaseUrl: postgres.url });
-    await service.startReady();
-    pool = postgres.pool();
-  });
-
-  afterAll(async () => {
-    destroyAgents();
-    await service?.kill();
-    await pool?.end();
-    await postgres.stop();
-    cleanupAll();
-  });
+  const scenario = singleServiceScenario('s1');
 
   it('stores every event once, processes it, and matches a replay after two SIGKILLs', async () => {
     const n = tunable('RELIABILITY_EVENTS', { full: 10_000, quick: 5_000 });
-    const workflows = await insertWorkflows(pool, 8, 's1');
+    const workflows = await insertWorkflows(scenario.pool, 8, 's1');
     const events = makeEvents('s1', workflows, n, 1);
-    const sender = new RetryingSender([service.url], { concurrency: 32, deadlineMs: 300_000 });
+    const sender = new RetryingSender([scenario.service.url], { concurrency: 32, deadlineMs: 300_000 });
     const began = Date.now();
     const sending = sender.run(events);
 
@@ -50,16 +31,16 @@ describe('reliability 1: process crash under ingest', () => {
         timeoutMs: 120_000,
         intervalMs: 10,
       });
-      await service.kill('SIGKILL');
-      recoveries.push(await service.startReady());
+      await scenario.service.kill('SIGKILL');
+      recoveries.push(await scenario.service.startReady());
     }
     await sending;
     const sendSeconds = (Date.now() - began) / 1000;
 
-    const processing = await waitProcessed(pool, 's1');
-    const stored = await storedEvents(pool, 's1');
+    const processing = await waitProcessed(scenario.pool, 's1');
+    const stored = await storedEvents(scenario.pool, 's1');
     const figures = accountFor(events, sender, stored);
-    const comparison = await compareWithReplay(service.url, workflows);
+    const comparison = await compareWithReplay(scenario.service.url, workflows);
     report('1. process crash under ingest (2 × SIGKILL + restart)', {
       ...figures,
       processing,
@@ -79,6 +60,6 @@ describe('reliability 1: process crash under ingest', () => {
     expect(figures.stored).toBe(n);
     expect(processing).toEqual({ processed: n });
     expect(comparison.mismatches).toEqual([]);
-    expect(service.starts).toBe(3);
+    expect(scenario.service.starts).toBe(3);
   });
 });

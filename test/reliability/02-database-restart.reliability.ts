@@ -1,4 +1,3 @@
-import type { Pool } from 'pg';
 import { waitFor } from '../support/wait';
 import {
   accountFor,
@@ -7,9 +6,9 @@ import {
   storedEvents,
   waitProcessed,
 } from './support/checks';
-import { cleanupAll, freePort, report, ServiceChild, sleep, tunable } from './support/harness';
-import { destroyAgents, http } from './support/http';
-import { ScenarioPostgres } from './support/postgres';
+import { report, sleep, tunable } from './support/harness';
+import { http } from './support/http';
+import { singleServiceScenario } from './support/scenario';
 import { makeEvents, RetryingSender } from './support/sender';
 
 /**
@@ -17,36 +16,19 @@ import { makeEvents, RetryingSender } from './support/sender';
  * readiness goes red, and it reconnects by itself (same process): nothing acknowledged is lost or doubled.
  */
 describe('reliability 2: database restart under ingest', () => {
-  const postgres = new ScenarioPostgres();
-  let pool: Pool;
-  let service: ServiceChild;
-
-  beforeAll(async () => {
-    await postgres.init();
-    service = new ServiceChild('s2', await freePort(), { databaseUrl: postgres.url });
-    await service.startReady();
-    pool = postgres.pool();
-  });
-
-  afterAll(async () => {
-    destroyAgents();
-    await service?.kill();
-    await pool?.end();
-    await postgres.stop();
-    cleanupAll();
-  });
+  const scenario = singleServiceScenario('s2');
 
   it('answers 503 while PostgreSQL is down, reconnects without a restart, loses and doubles nothing', async () => {
     const n = tunable('RELIABILITY_EVENTS', { full: 10_000, quick: 5_000 });
     const outageMs = tunable('RELIABILITY_DB_OUTAGE_MS', { full: 10_000, quick: 5_000 });
-    const workflows = await insertWorkflows(pool, 8, 's2');
+    const workflows = await insertWorkflows(scenario.pool, 8, 's2');
     const events = makeEvents('s2', workflows, n, 2);
-    const sender = new RetryingSender([service.url], {
+    const sender = new RetryingSender([scenario.service.url], {
       concurrency: 32,
       deadlineMs: 300_000,
       keepTimeline: true,
     });
-    const pid = service.pid;
+    const pid = scenario.service.pid;
     const sending = sender.run(events);
 
     await waitFor(() => sender.done >= n * 0.3, '30% acknowledged', { timeoutMs: 120_000, intervalMs: 10 });
@@ -54,7 +36,10 @@ describe('reliability 2: database restart under ingest', () => {
     let probing = true;
     const probe = (async () => {
       while (probing) {
-        const status = await http(`${service.url}/api/health/ready`, { timeoutMs: 5000, maxSockets: 2 }).then(
+        const status = await http(`${scenario.service.url}/api/health/ready`, {
+          timeoutMs: 5000,
+          maxSockets: 2,
+        }).then(
           (a) => a.status,
           () => 0,
         );
@@ -64,11 +49,11 @@ describe('reliability 2: database restart under ingest', () => {
     })();
 
     const stoppedAt = Date.now();
-    await postgres.stop();
+    await scenario.postgres.stop();
     const downAt = Date.now();
     await sleep(outageMs);
     const restartAt = Date.now();
-    await postgres.start();
+    await scenario.postgres.start();
     const upAt = Date.now();
     const readyAt = (
       await waitFor(() => readiness.find((r) => r.at > upAt && r.status === 200), 'ready again', {
@@ -90,10 +75,10 @@ describe('reliability 2: database restart under ingest', () => {
     await probe;
     await sending;
 
-    const processing = await waitProcessed(pool, 's2');
-    const stored = await storedEvents(pool, 's2');
+    const processing = await waitProcessed(scenario.pool, 's2');
+    const stored = await storedEvents(scenario.pool, 's2');
     const figures = accountFor(events, sender, stored);
-    const comparison = await compareWithReplay(service.url, workflows);
+    const comparison = await compareWithReplay(scenario.service.url, workflows);
     const duringOutage = sender.timeline.filter((t) => t.at > downAt && t.at < restartAt);
     const outageAnswers: Record<string, number> = {};
     for (const t of duringOutage) outageAnswers[t.answer] = (outageAnswers[t.answer] ?? 0) + 1;
@@ -109,7 +94,7 @@ describe('reliability 2: database restart under ingest', () => {
       readiness_while_down: [...new Set(readinessDuring)],
       recovery_ms_ready_after_db_up: readyAt - upAt,
       recovery_ms_first_202_after_db_up: firstStoredAt - upAt,
-      service_restarts: service.starts - 1,
+      service_restarts: scenario.service.starts - 1,
       workflows_matching_replay: `${comparison.workflows - comparison.mismatches.length}/${comparison.workflows}`,
     });
 
@@ -121,8 +106,8 @@ describe('reliability 2: database restart under ingest', () => {
     expect(processing).toEqual({ processed: n });
     expect(comparison.mismatches).toEqual([]);
     // Same process throughout: it reconnected by itself.
-    expect(service.pid).toBe(pid);
-    expect(service.starts).toBe(1);
+    expect(scenario.service.pid).toBe(pid);
+    expect(scenario.service.starts).toBe(1);
     expect(outageAnswers['503'] ?? 0).toBeGreaterThan(0);
     expect(Object.keys(outageAnswers).filter((a) => a !== '503')).toEqual([]);
     expect(readinessDuring.length).toBeGreaterThan(0);

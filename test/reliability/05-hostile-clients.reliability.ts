@@ -1,17 +1,8 @@
 import { connect, type Socket } from 'node:net';
-import type { Pool } from 'pg';
 import { scrape } from './support/checks';
-import {
-  cleanupAll,
-  freePort,
-  operatorHeaders,
-  report,
-  ServiceChild,
-  sleep,
-  tunable,
-} from './support/harness';
-import { destroyAgents, http, type HttpAnswer } from './support/http';
-import { ScenarioPostgres } from './support/postgres';
+import { operatorHeaders, report, sleep, tunable } from './support/harness';
+import { http, type HttpAnswer } from './support/http';
+import { singleServiceScenario } from './support/scenario';
 import { signedHeaders, WEBHOOK_PATH } from './support/sender';
 
 const WEBHOOK_LIMIT_PER_MIN = 300;
@@ -35,32 +26,12 @@ interface SlowClient {
  * and a flood gets 429 beyond the webhook rate limit while what it leaves in the database stays small.
  */
 describe('reliability 5: slow and hostile clients', () => {
-  const postgres = new ScenarioPostgres();
-  let pool: Pool;
-  let service: ServiceChild;
-
-  beforeAll(async () => {
-    await postgres.init();
-    service = new ServiceChild('s5', await freePort(), {
-      databaseUrl: postgres.url,
-      env: { RATE_LIMIT_WEBHOOK_PER_MIN: String(WEBHOOK_LIMIT_PER_MIN) },
-    });
-    await service.startReady();
-    pool = postgres.pool();
-  });
-
-  afterAll(async () => {
-    destroyAgents();
-    await service?.kill();
-    await pool?.end();
-    await postgres.stop();
-    cleanupAll();
-  });
+  const scenario = singleServiceScenario('s5', { RATE_LIMIT_WEBHOOK_PER_MIN: String(WEBHOOK_LIMIT_PER_MIN) });
 
   it('survives slow clients, oversized bodies and a signature flood', async () => {
     const slowCount = tunable('RELIABILITY_SLOW_CLIENTS', { full: 300, quick: 150 });
     const floodCount = tunable('RELIABILITY_FLOOD', { full: 3000, quick: 1500 });
-    const rssStart = (await scrape(service.url, ['process_resident_memory_bytes']))
+    const rssStart = (await scrape(scenario.service.url, ['process_resident_memory_bytes']))
       .process_resident_memory_bytes;
 
     // Slow clients: connect and say nothing, dribble headers, or dribble a body.
@@ -70,7 +41,7 @@ describe('reliability 5: slow and hostile clients', () => {
     for (let i = 0; i < slowCount; i++) {
       const client: SlowClient = { kind: kinds[i % 3], openedAt: Date.now(), closedAt: null, answer: '' };
       slow.push(client);
-      sockets.push(openSlowClient(service.port, client));
+      sockets.push(openSlowClient(scenario.service.port, client));
     }
     await sleep(1000);
 
@@ -79,7 +50,7 @@ describe('reliability 5: slow and hostile clients', () => {
     const legitAnswers: number[] = [];
     for (let i = 0; i < 20; i++) {
       const began = Date.now();
-      const live = await http(`${service.url}/api/health/live`, { timeoutMs: 5000 });
+      const live = await http(`${scenario.service.url}/api/health/live`, { timeoutMs: 5000 });
       liveLatencies.push(Date.now() - began);
       expect(live.status).toBe(200);
       const body = JSON.stringify({
@@ -88,8 +59,13 @@ describe('reliability 5: slow and hostile clients', () => {
         event_type: 'workflow_started',
       });
       legitAnswers.push(
-        (await http(`${service.url}${WEBHOOK_PATH}`, { method: 'POST', headers: signedHeaders(body), body }))
-          .status,
+        (
+          await http(`${scenario.service.url}${WEBHOOK_PATH}`, {
+            method: 'POST',
+            headers: signedHeaders(body),
+            body,
+          })
+        ).status,
       );
       await sleep(200);
     }
@@ -97,13 +73,13 @@ describe('reliability 5: slow and hostile clients', () => {
     // Oversized bodies: with a length, and chunked without one; on the webhook path (1 MiB) and elsewhere (64 KiB).
     const big = Buffer.alloc(5 * 1024 * 1024, 'a');
     const oversized = await Promise.all([
-      ...Array.from({ length: 10 }, () => postRaw(service.url, WEBHOOK_PATH, big, true)),
-      ...Array.from({ length: 10 }, () => postRaw(service.url, WEBHOOK_PATH, big, false)),
+      ...Array.from({ length: 10 }, () => postRaw(scenario.service.url, WEBHOOK_PATH, big, true)),
+      ...Array.from({ length: 10 }, () => postRaw(scenario.service.url, WEBHOOK_PATH, big, false)),
       ...Array.from({ length: 10 }, () =>
-        postRaw(service.url, '/api/opal/sync', Buffer.alloc(200 * 1024, 'a'), true),
+        postRaw(scenario.service.url, '/api/opal/sync', Buffer.alloc(200 * 1024, 'a'), true),
       ),
     ]);
-    const rssAfterOversized = (await scrape(service.url, ['process_resident_memory_bytes']))
+    const rssAfterOversized = (await scrape(scenario.service.url, ['process_resident_memory_bytes']))
       .process_resident_memory_bytes;
 
     // Wait for the server to cut every slow client off (bounded: timeouts plus one check interval plus slack).
@@ -115,8 +91,8 @@ describe('reliability 5: slow and hostile clients', () => {
     const stillOpen = slow.filter((c) => c.closedAt === null).length;
 
     // Signature flood with a wrong secret.
-    const eventsBefore: number = (await pool.query(`SELECT count(*)::int AS n FROM webhook_events`)).rows[0]
-      .n;
+    const eventsBefore: number = (await scenario.pool.query(`SELECT count(*)::int AS n FROM webhook_events`))
+      .rows[0].n;
     const floodAnswers: Record<string, number> = {};
     let retryAfterOn429 = 0;
     let next = 0;
@@ -129,7 +105,7 @@ describe('reliability 5: slow and hostile clients', () => {
             workflow_id: 'x',
             event_type: 'workflow_started',
           });
-          const answer = await http(`${service.url}${WEBHOOK_PATH}`, {
+          const answer = await http(`${scenario.service.url}${WEBHOOK_PATH}`, {
             method: 'POST',
             headers: signedHeaders(body, `wrong-secret-${i % 7}-${'w'.repeat(20)}`),
             body,
@@ -140,14 +116,15 @@ describe('reliability 5: slow and hostile clients', () => {
         }
       }),
     );
-    const eventsAfter: number = (await pool.query(`SELECT count(*)::int AS n FROM webhook_events`)).rows[0].n;
+    const eventsAfter: number = (await scenario.pool.query(`SELECT count(*)::int AS n FROM webhook_events`))
+      .rows[0].n;
     const rejected: { rows: number; total: number } = (
-      await pool.query(
+      await scenario.pool.query(
         `SELECT count(*)::int AS rows, coalesce(sum(count), 0)::int AS total FROM rejected_deliveries`,
       )
     ).rows[0];
-    const live = await http(`${service.url}/api/health/ready`);
-    const rssEnd = (await scrape(service.url, ['process_resident_memory_bytes']))
+    const live = await http(`${scenario.service.url}/api/health/ready`);
+    const rssEnd = (await scrape(scenario.service.url, ['process_resident_memory_bytes']))
       .process_resident_memory_bytes;
 
     const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);

@@ -1,16 +1,7 @@
-import type { Pool } from 'pg';
 import { accountFor, insertWorkflows, median, scrape, storedEvents, waitProcessed } from './support/checks';
-import {
-  cleanupAll,
-  freePort,
-  operatorHeaders,
-  report,
-  ServiceChild,
-  sleep,
-  tunable,
-} from './support/harness';
-import { destroyAgents, http, json } from './support/http';
-import { ScenarioPostgres } from './support/postgres';
+import { operatorHeaders, report, sleep, tunable } from './support/harness';
+import { http, json } from './support/http';
+import { singleServiceScenario } from './support/scenario';
 import { makeEvents, RetryingSender, signedHeaders, WEBHOOK_PATH } from './support/sender';
 
 const SERIES = [
@@ -26,40 +17,20 @@ const SERIES = [
  * the service's /metrics, stay flat; every event is accounted for.
  */
 describe('reliability 6: soak', () => {
-  const postgres = new ScenarioPostgres();
-  let pool: Pool;
-  let service: ServiceChild;
-
-  beforeAll(async () => {
-    await postgres.init();
-    service = new ServiceChild('s6', await freePort(), {
-      databaseUrl: postgres.url,
-      env: { OPAL_SIMULATOR_AGENT_DELAY_MS: '20' },
-    });
-    await service.startReady();
-    pool = postgres.pool();
-  });
-
-  afterAll(async () => {
-    destroyAgents();
-    await service?.kill();
-    await pool?.end();
-    await postgres.stop();
-    cleanupAll();
-  });
+  const scenario = singleServiceScenario('s6', { OPAL_SIMULATOR_AGENT_DELAY_MS: '20' });
 
   it('keeps memory and event-loop lag flat under mixed traffic, with every event accounted for', async () => {
     const seconds = tunable('RELIABILITY_SOAK_SECONDS', { full: 600, quick: 60 });
     const perSecond = tunable('RELIABILITY_SOAK_EVENTS_PER_S', { full: 100, quick: 100 });
     const ticksPerSecond = 10;
     const perTick = Math.max(1, Math.round(perSecond / ticksPerSecond));
-    const workflows = await insertWorkflows(pool, 10, 's6');
+    const workflows = await insertWorkflows(scenario.pool, 10, 's6');
     const events = makeEvents('s6', workflows, seconds * ticksPerSecond * perTick, 6);
-    const unique = new RetryingSender([service.url], {
+    const unique = new RetryingSender([scenario.service.url], {
       concurrency: 8,
       deadlineMs: seconds * 1000 + 120_000,
     });
-    const repeats = new RetryingSender([service.url], {
+    const repeats = new RetryingSender([scenario.service.url], {
       concurrency: 4,
       deadlineMs: seconds * 1000 + 120_000,
     });
@@ -92,9 +63,9 @@ describe('reliability 6: soak', () => {
         event_type: 'workflow_started',
       });
       track(
-        http(`${service.url}${WEBHOOK_PATH}`, {
+        http(`${scenario.service.url}${WEBHOOK_PATH}`, {
           method: 'POST',
-          headers: signedHeaders(bad, 'not-the-secret-of-this-service-xx'),
+          headers: signedHeaders(bad, 'not-the-secret-of-this-scenario.service-xx'),
           body: bad,
         }).then(
           (a) => count(badSignature, a.status),
@@ -103,7 +74,7 @@ describe('reliability 6: soak', () => {
       );
       if (tick % (2 * ticksPerSecond) === 0) {
         track(
-          json(`${service.url}/api/opal/sync`, {
+          json(`${scenario.service.url}/api/opal/sync`, {
             headers: operatorHeaders(),
             body: { sync_scope: 'odp_only', client_context: { client_name: `s6-${tick}` } },
           }).then((a) => count(syncs, a.status)),
@@ -114,7 +85,7 @@ describe('reliability 6: soak', () => {
           (tick % 9) / 3
         ];
         track(
-          http(`${service.url}${path}`, { headers: operatorHeaders() }).then(
+          http(`${scenario.service.url}${path}`, { headers: operatorHeaders() }).then(
             (a) => count(reads, a.status),
             (error: { code?: string }) => count(reads, `error:${error.code ?? 'unknown'}`),
           ),
@@ -122,19 +93,21 @@ describe('reliability 6: soak', () => {
       }
       if (tick % (5 * ticksPerSecond) === 0) {
         track(
-          scrape(service.url, SERIES).then((values) => samples.push({ ...values, at: Date.now() - began })),
+          scrape(scenario.service.url, SERIES).then((values) =>
+            samples.push({ ...values, at: Date.now() - began }),
+          ),
         );
       }
     }
     await Promise.all([...inFlight]);
     const sendSeconds = (Date.now() - began) / 1000;
 
-    const processing = await waitProcessed(pool, 's6', 180_000);
-    const stored = await storedEvents(pool, 's6');
+    const processing = await waitProcessed(scenario.pool, 's6', 180_000);
+    const stored = await storedEvents(scenario.pool, 's6');
     const figures = accountFor(events.slice(0, sent), unique, stored);
     const syncStatuses: Record<string, number> = Object.fromEntries(
       (
-        await pool.query(
+        await scenario.pool.query(
           `SELECT status, count(*)::int AS n FROM workflows WHERE client_name LIKE 's6-%' AND source = 'force_sync'
             AND triggered_by <> 'reliability' GROUP BY status`,
         )
