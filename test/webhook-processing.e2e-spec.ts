@@ -314,13 +314,12 @@ describe('webhook processing across restarts and instances (e2e)', () => {
       await postAll(app.url, fullRun(broken.opalWorkflowId!).slice(0, 2));
       await postAll(app.url, fullRun(healthy.opalWorkflowId!).slice(0, 2));
       const state = app.app.get(WorkflowStateService);
-      const original = state.saveState.bind(state);
-      const spy = jest
-        .spyOn(state, 'saveState')
-        .mockImplementation(async (manager, syncId, previous, next) => {
-          if (syncId === broken.id) throw new Error('simulated write failure');
-          return original(manager, syncId, previous, next);
-        });
+      // Every state write (the batch's and the per-workflow fallback's) goes through saveStates.
+      const original = state.saveStates.bind(state);
+      const spy = jest.spyOn(state, 'saveStates').mockImplementation(async (manager, changes) => {
+        if (changes.some((change) => change.syncId === broken.id)) throw new Error('simulated write failure');
+        return original(manager, changes);
+      });
       try {
         expect(await app.app.get(EventProcessorService).processBatch()).toBe(4);
       } finally {

@@ -303,6 +303,43 @@ describe('webhook receiver (e2e)', () => {
       expect(rows).toEqual([{ id: storedId }]);
     });
 
+    it('stores concurrent deliveries written together, and confines an unstorable one to its own 400', async () => {
+      const workflowId = `opal-wf-${randomUUID()}`;
+      const bodies = Array.from({ length: 30 }, (_, i) =>
+        eventBody({ workflow_id: workflowId, event_id: `evt-batch-${workflowId}-${i}` }),
+      );
+      // PostgreSQL refuses NUL in jsonb: the statement of a batch holding this event fails as a whole.
+      const unstorable = eventBody({ workflow_id: workflowId, environment: 'prod\u0000uction' });
+      const duplicate = bodies[7];
+      // A pool of two connections allows one batch in flight, so the deliveries queue up and share batches.
+      const small = await createWebhookTestApp({ processorEnabled: false, overrides: { DB_POOL_SIZE: '2' } });
+      let responses: request.Response[];
+      try {
+        responses = await Promise.all(
+          [...bodies.slice(0, 15), unstorable, duplicate, ...bodies.slice(15)].map((body) =>
+            postSigned(small.url, body),
+          ),
+        );
+      } finally {
+        await small.close();
+      }
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.filter((s) => s === 202)).toHaveLength(30);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(1);
+      expect(responses[15].status).toBe(400);
+      expect(responses[15].body.code).toBe('VALIDATION_FAILED');
+
+      const rows: { id: string; source_event_id: string }[] = await t.dataSource.query(
+        `SELECT id, source_event_id FROM webhook_events WHERE workflow_ref = $1 ORDER BY sequence`,
+        [workflowId],
+      );
+      const acceptedIds = responses.filter((r) => r.status === 202).map((r) => r.body.event_id as string);
+      expect(new Set(rows.map((r) => r.id))).toEqual(new Set(acceptedIds));
+      expect(new Set(rows.map((r) => r.source_event_id))).toEqual(
+        new Set(bodies.map((b) => JSON.parse(b).event_id as string)),
+      );
+    });
+
     it('treats identical bodies without event_id as duplicates, also with keys reordered', async () => {
       const workflowId = `opal-wf-${randomUUID()}`;
       const first = JSON.stringify({

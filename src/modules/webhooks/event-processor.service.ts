@@ -9,7 +9,7 @@ import {
 import { DataSource, type EntityManager } from 'typeorm';
 import { MetricsService } from '../../metrics/metrics.service';
 import { applyEvent } from '../workflows/workflow-state';
-import { WorkflowStateService } from '../workflows/workflow-state.service';
+import { WorkflowStateService, type StateChange } from '../workflows/workflow-state.service';
 
 /** Internal switch for tests that need committed events to stay unprocessed (a crash before processing). */
 export const EVENT_PROCESSOR_OPTIONS = Symbol('EVENT_PROCESSOR_OPTIONS');
@@ -265,7 +265,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
 
   /**
    * Applies the whole batch with a fixed number of round trips (one lock-and-load of every workflow in id
-   * order, one update marking the events) instead of several per workflow, which made processing fall behind
+   * order, one write of every changed workflow and agent, one update marking the events) instead of several per workflow, which made processing fall behind
    * the receiver when many workflows run at once. Any database error rolls the batch back to its savepoint
    * and returns null, so that the caller applies it workflow by workflow and confines the failure to the
    * workflow that caused it. Returns the processing times of the applied events and the ids of events whose
@@ -282,6 +282,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
       const applied: { id: string; syncId: string }[] = [];
       const failures: { id: string; syncId: string; error: string }[] = [];
       const gone: string[] = [];
+      const changes: StateChange[] = [];
       for (const syncId of syncIds) {
         const group = groups.get(syncId) ?? [];
         const workflow = loaded.get(syncId);
@@ -298,8 +299,9 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
             failures.push({ id: event.id, syncId, error: errorText(error) });
           }
         }
-        await this.workflowState.saveState(manager, syncId, workflow.state, state);
+        changes.push({ syncId, previous: workflow.state, next: state });
       }
+      await this.workflowState.saveStates(manager, changes);
       const lags = await this.markProcessedMany(manager, applied);
       for (const failure of failures) {
         await this.markFailed(manager, [failure.id], failure.syncId, failure.error);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppError } from '../../common/app-error';
+import { GroupCommitter, type ItemOutcome } from '../../common/group-commit';
 import { RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
@@ -16,6 +17,21 @@ const UNHEALTHY_SIGNATURE_FAILURE_PERCENT = 50;
 const UNHEALTHY_PROCESSING_FAILURE_PERCENT = 50;
 /** An event still unprocessed after this long means processing is stuck or behind. */
 const STALE_PENDING_SECONDS = 60;
+
+/** Most events written in one INSERT, and most payload bytes (a payload may be up to 1 MiB). */
+const INSERT_BATCH_MAX_EVENTS = 64;
+const INSERT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
+
+interface PendingInsert {
+  id: string;
+  event: ParsedWebhookEvent;
+  payloadJson: string;
+}
+
+/** null: a duplicate of a stored event. */
+interface StoredEvent {
+  sequence: string;
+}
 
 interface ActivityRow {
   events_24h: number;
@@ -33,64 +49,56 @@ interface ActivityRow {
 export class WebhooksService {
   private readonly logger = new Logger('WebhookReceiver');
 
+  private readonly inserts: GroupCommitter<PendingInsert, StoredEvent | null>;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly processor: EventProcessorService,
-  ) {}
+  ) {
+    this.inserts = new GroupCommitter(
+      {
+        maxBatch: INSERT_BATCH_MAX_EVENTS,
+        maxBatchBytes: INSERT_BATCH_MAX_BYTES,
+        sizeOf: (item) => item.payloadJson.length,
+        // Leaves connections for processing, dispatching and operators' reads.
+        maxInFlight: Math.max(1, Math.floor(config.dbPoolSize / 3)),
+      },
+      (items) => this.insertBatch(items),
+    );
+  }
 
   /**
-   * One INSERT, committed before the answer; the unique index on the idempotency key decides between
-   * concurrent duplicates, so at most one of them is stored and the others get 409 naming it.
+   * Stored and committed before the answer. Concurrent deliveries are written together (group commit: one
+   * INSERT and one commit for every event that arrived while the previous batch was being written), which is
+   * what lets one instance keep up with OPAL's bursts. The unique index on the idempotency key decides between
+   * concurrent duplicates, on this instance or another, so at most one of them is stored and the others get 409
+   * naming it.
    */
   async ingest(event: ParsedWebhookEvent): Promise<WebhookAcceptedDto> {
     const id = randomUUID();
-    const inserted: { id: string; sequence: string }[] = await this.dataSource.query(
-      `INSERT INTO webhook_events (id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
-                                   workflow_name, sync_id, agent_id, execution_status, status, correlation_id,
-                                   error_message, occurred_at, received_at, processing_status, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, COALESCE($13::timestamptz, now()), now(),
-               'pending', $14::jsonb)
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id, sequence`,
-      [
-        id,
-        event.idempotencyKey,
-        event.sourceEventId,
-        event.eventType,
-        event.rawEventType,
-        event.workflowRef,
-        event.workflowName,
-        event.agentId,
-        event.executionStatus,
-        event.status,
-        event.correlationId,
-        event.errorMessage,
-        event.occurredAt,
-        JSON.stringify(event.payload),
-      ],
-    );
-    if (inserted.length === 0) {
+    const stored = await this.inserts.submit({ id, event, payloadJson: JSON.stringify(event.payload) });
+    if (stored === null) {
       this.metrics.webhookEvents.inc({ result: 'duplicate' });
-      const stored: { id: string }[] = await this.dataSource.query(
+      const existing: { id: string }[] = await this.dataSource.query(
         `SELECT id FROM webhook_events WHERE idempotency_key = $1`,
         [event.idempotencyKey],
       );
       this.logger.log({
         msg: 'Duplicate webhook event',
         event_type: event.eventType,
-        stored_event_id: stored[0]?.id ?? null,
+        stored_event_id: existing[0]?.id ?? null,
       });
       throw new AppError('WEBHOOK_DUPLICATE_EVENT', 'This event was already received', [
-        { event_id: stored[0]?.id ?? null },
+        { event_id: existing[0]?.id ?? null },
       ]);
     }
     this.metrics.webhookEvents.inc({ result: 'accepted' });
     this.logger.log({
       msg: 'Webhook event stored',
       event_id: id,
-      sequence: inserted[0].sequence,
+      sequence: stored.sequence,
       event_type: event.eventType,
       agent_id: event.agentId,
       workflow_ref: event.workflowRef,
@@ -102,6 +110,73 @@ export class WebhooksService {
       correlation_id: event.correlationId ?? RequestContext.correlationId() ?? null,
       processing: { status: 'queued' },
     };
+  }
+
+  /**
+   * Writes a batch in one statement (rows in arrival order, so `sequence` follows it). Within a batch the first
+   * event with a key is inserted and the later ones are duplicates. If the statement fails, each event is
+   * written on its own, so one unstorable event (e.g. text PostgreSQL refuses) fails alone.
+   */
+  private async insertBatch(items: readonly PendingInsert[]): Promise<ItemOutcome<StoredEvent | null>[]> {
+    const firstWithKey = new Map<string, number>();
+    const unique: PendingInsert[] = [];
+    items.forEach((item, index) => {
+      if (!firstWithKey.has(item.event.idempotencyKey)) {
+        firstWithKey.set(item.event.idempotencyKey, index);
+        unique.push(item);
+      }
+    });
+    let sequences: Map<string, string>;
+    try {
+      sequences = await this.insertRows(unique);
+    } catch (error) {
+      if (items.length === 1) return [{ ok: false, error }];
+      return Promise.all(items.map(async (item) => (await this.insertBatch([item]))[0]));
+    }
+    return items.map((item, index) => {
+      const sequence = sequences.get(item.id);
+      const first = firstWithKey.get(item.event.idempotencyKey) === index;
+      return { ok: true, value: first && sequence !== undefined ? { sequence } : null };
+    });
+  }
+
+  /** One INSERT … SELECT FROM unnest(…) for the rows; returns the sequence of each inserted row by id. */
+  private async insertRows(items: readonly PendingInsert[]): Promise<Map<string, string>> {
+    const column = <V>(pick: (event: ParsedWebhookEvent) => V): V[] => items.map((item) => pick(item.event));
+    const rows: { id: string; sequence: string }[] = await this.dataSource.query(
+      `INSERT INTO webhook_events (id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
+                                   workflow_name, sync_id, agent_id, execution_status, status, correlation_id,
+                                   error_message, occurred_at, received_at, processing_status, payload)
+       SELECT v.id, v.idempotency_key, v.source_event_id, v.event_type, v.raw_event_type, v.workflow_ref,
+              v.workflow_name, NULL, v.agent_id, v.execution_status, v.status, v.correlation_id, v.error_message,
+              COALESCE(v.occurred_at, now()), now(), 'pending', v.payload
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
+                     $14::jsonb[])
+              WITH ORDINALITY AS v(id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
+                                   workflow_name, agent_id, execution_status, status, correlation_id,
+                                   error_message, occurred_at, payload, ord)
+        ORDER BY v.ord
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id, sequence`,
+      [
+        items.map((item) => item.id),
+        column((e) => e.idempotencyKey),
+        column((e) => e.sourceEventId),
+        column((e) => e.eventType),
+        column((e) => e.rawEventType),
+        column((e) => e.workflowRef),
+        column((e) => e.workflowName),
+        column((e) => e.agentId),
+        column((e) => e.executionStatus),
+        column((e) => e.status),
+        column((e) => e.correlationId),
+        column((e) => e.errorMessage),
+        column((e) => e.occurredAt),
+        items.map((item) => item.payloadJson),
+      ],
+    );
+    return new Map(rows.map((row) => [row.id, row.sequence]));
   }
 
   /** Counts only (no event content), computed in one query. */

@@ -59,6 +59,13 @@ interface AgentDbRow {
   error: string | null;
 }
 
+/** One workflow's state before and after applying events. */
+export interface StateChange {
+  syncId: string;
+  previous: WorkflowState;
+  next: WorkflowState;
+}
+
 const SWEEP_BATCH = 100;
 
 /**
@@ -131,42 +138,68 @@ export class WorkflowStateService {
   }
 
   /** Writes what differs between `previous` and `next`: the workflow's status and times, and changed agents. */
-  async saveState(
+  saveState(
     manager: EntityManager,
     syncId: string,
     previous: WorkflowState,
     next: WorkflowState,
   ): Promise<void> {
-    if (
-      previous.status !== next.status ||
-      !sameTime(previous.startedAt, next.startedAt) ||
-      !sameTime(previous.completedAt, next.completedAt)
-    ) {
+    return this.saveStates(manager, [{ syncId, previous, next }]);
+  }
+
+  /**
+   * `saveState` for many workflows in at most two statements (one UPDATE of the workflows that changed, one
+   * upsert of every changed agent), so a batch of events spread over many workflows costs two round trips, not
+   * two per workflow. Rows are written in id order, the lock order of every other writer.
+   */
+  async saveStates(manager: EntityManager, changes: readonly StateChange[]): Promise<void> {
+    const sorted = [...changes].sort((a, b) => (a.syncId < b.syncId ? -1 : a.syncId > b.syncId ? 1 : 0));
+    const workflows = sorted.filter(
+      ({ previous, next }) =>
+        previous.status !== next.status ||
+        !sameTime(previous.startedAt, next.startedAt) ||
+        !sameTime(previous.completedAt, next.completedAt),
+    );
+    if (workflows.length > 0) {
       await manager.query(
-        `UPDATE workflows SET status = $2, started_at = $3, completed_at = $4, updated_at = now() WHERE id = $1`,
-        [syncId, next.status, next.startedAt, next.completedAt],
+        `UPDATE workflows w
+            SET status = v.status, started_at = v.started_at, completed_at = v.completed_at, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+                AS v(id, status, started_at, completed_at)
+          WHERE w.id = v.id`,
+        [
+          workflows.map((c) => c.syncId),
+          workflows.map((c) => c.next.status),
+          workflows.map((c) => c.next.startedAt),
+          workflows.map((c) => c.next.completedAt),
+        ],
       );
     }
-    const changed = OPAL_AGENTS.filter(
-      (agentId) => !sameAgent(previous.agents[agentId], next.agents[agentId]),
-    );
-    if (changed.length === 0) return;
+    const agents: { syncId: string; agentId: string; agent: AgentState }[] = [];
+    for (const { syncId, previous, next } of sorted) {
+      for (const agentId of OPAL_AGENTS) {
+        if (!sameAgent(previous.agents[agentId], next.agents[agentId])) {
+          agents.push({ syncId, agentId, agent: next.agents[agentId] });
+        }
+      }
+    }
+    if (agents.length === 0) return;
     // An upsert, so a workflow created without its nine agent rows still ends up with them.
     await manager.query(
       `INSERT INTO agent_runs (workflow_id, agent_id, status, started_at, completed_at, error)
-       SELECT $1, a.agent_id, a.status, a.started_at, a.completed_at, a.error
-         FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
-              AS a(agent_id, status, started_at, completed_at, error)
+       SELECT a.workflow_id, a.agent_id, a.status, a.started_at, a.completed_at, a.error
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+              AS a(workflow_id, agent_id, status, started_at, completed_at, error)
        ON CONFLICT (workflow_id, agent_id) DO UPDATE
          SET status = EXCLUDED.status, started_at = EXCLUDED.started_at,
              completed_at = EXCLUDED.completed_at, error = EXCLUDED.error`,
       [
-        syncId,
-        changed,
-        changed.map((id) => next.agents[id].status),
-        changed.map((id) => next.agents[id].startedAt),
-        changed.map((id) => next.agents[id].completedAt),
-        changed.map((id) => next.agents[id].error),
+        agents.map((a) => a.syncId),
+        agents.map((a) => a.agentId),
+        agents.map((a) => a.agent.status),
+        agents.map((a) => a.agent.startedAt),
+        agents.map((a) => a.agent.completedAt),
+        agents.map((a) => a.agent.error),
       ],
     );
   }
