@@ -277,14 +277,16 @@ export class ForceSyncService {
       MIN_ATTEMPT_TIMEOUT_MS,
       Math.min(this.config.opal.timeoutMs, this.config.opal.forceSyncResponseBudgetMs - elapsed),
     );
-    const dispatched = await this.dispatcher.attemptNow(syncId, Math.floor(timeoutMs));
+    // The attempt's record stores the response time (what is left after it is only building the answer).
+    const dispatched = await this.dispatcher.attemptNow(syncId, Math.floor(timeoutMs), started);
+    if (!dispatched) {
+      await this.dataSource.query(`UPDATE workflows SET response_time_ms = $2 WHERE id = $1`, [
+        syncId,
+        Math.round(performance.now() - started),
+      ]);
+    }
     const state = dispatched?.state ?? (await this.currentState(syncId));
     const externalDurationMs = dispatched?.attempt.durationMs ?? 0;
-    const responseTimeMs = Math.round(performance.now() - started);
-    await this.dataSource.query(`UPDATE workflows SET response_time_ms = $2 WHERE id = $1`, [
-      syncId,
-      responseTimeMs,
-    ]);
 
     if (state.status === 'trigger_failed') {
       this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'rejected' });

@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { RequestContext } from '../../common/request-context';
@@ -118,7 +119,11 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
    * The request's own first attempt, made right after the workflow was committed. Returns null when the
    * workflow is no longer pending (another instance or a callback got there first).
    */
-  async attemptNow(workflowId: string, timeoutMs: number): Promise<DispatchResult | null> {
+  async attemptNow(
+    workflowId: string,
+    timeoutMs: number,
+    requestStartedAt: number,
+  ): Promise<DispatchResult | null> {
     const [claims]: [Claim[], number] = await this.dataSource.query(
       `UPDATE workflows
           SET next_attempt_at = now() + ($2::int * interval '1 millisecond'),
@@ -129,7 +134,7 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
     );
     const claim = claims[0];
     if (!claim) return null;
-    return this.send(claim, timeoutMs);
+    return this.send(claim, timeoutMs, undefined, requestStartedAt);
   }
 
   /** Claims up to `limit` due triggers for this instance. */
@@ -189,7 +194,13 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
     await this.jobs.recordResult(CLEANUP_JOB, { deleted });
   }
 
-  private async send(claim: Claim, timeoutMs: number, signal?: AbortSignal): Promise<DispatchResult> {
+  /** `requestStartedAt` (performance.now()): the attempt of a request, whose response time is recorded with it. */
+  private async send(
+    claim: Claim,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    requestStartedAt?: number,
+  ): Promise<DispatchResult> {
     const metadata = (claim.outbound_payload.metadata ?? {}) as Record<string, unknown>;
     const result = await this.opal.send({
       syncId: claim.id,
@@ -200,79 +211,86 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
       signal,
     });
     const interrupted = signal?.aborted === true && result.outcome !== 'accepted';
-    const state = await this.record(claim, result, interrupted);
+    const responseTimeMs =
+      requestStartedAt === undefined ? null : Math.round(performance.now() - requestStartedAt);
+    const state = await this.record(claim, result, interrupted, responseTimeMs);
     return { attempt: result, state };
   }
 
-  /** Records the attempt and moves the workflow on, unless a newer claim has taken the trigger over. */
+  /**
+   * Records the attempt and moves the workflow on, unless a newer claim has taken the trigger over. One
+   * statement (the attempt row is inserted by a data-modifying CTE), so it is atomic without a transaction.
+   * `responseTimeMs`, given by the request that made its own first attempt, is stored with it.
+   */
   private async record(
     claim: Claim,
     result: OpalAttemptResult,
     interrupted: boolean,
+    responseTimeMs: number | null = null,
   ): Promise<DispatchState> {
     const error = interrupted ? 'interrupted: service shutting down' : result.error;
-    return this.dataSource.transaction(async (manager) => {
-      await manager.query(
-        `INSERT INTO trigger_attempts (workflow_id, attempt, started_at, duration_ms, status_code, outcome, error)
+    const attemptCte = `WITH attempt AS (
+         INSERT INTO trigger_attempts (workflow_id, attempt, started_at, duration_ms, status_code, outcome, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (workflow_id, attempt) DO NOTHING`,
-        [
-          claim.id,
-          claim.attempt,
-          result.startedAt,
-          result.durationMs,
-          result.statusCode,
-          result.outcome,
+         ON CONFLICT (workflow_id, attempt) DO NOTHING)`;
+    const attemptValues = [
+      claim.id,
+      claim.attempt,
+      result.startedAt,
+      result.durationMs,
+      result.statusCode,
+      result.outcome,
+      error,
+    ];
+    let rows: StateRow[];
+    if (result.outcome === 'accepted') {
+      [rows] = await this.dataSource.query(
+        `${attemptCte}
+         UPDATE workflows
+            SET status = CASE WHEN status = 'pending' THEN 'triggered' ELSE status END,
+                opal_workflow_id = CASE
+                  WHEN opal_workflow_id IS NULL AND $8::text IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM workflows o WHERE o.opal_workflow_id = $8 AND o.id <> $1)
+                  THEN $8 ELSE opal_workflow_id END,
+                session_id = COALESCE(session_id, $9),
+                triggered_at = COALESCE(triggered_at, now()),
+                next_attempt_at = NULL, last_status_code = $5, last_error = NULL,
+                trigger_attempts = GREATEST(trigger_attempts, $2),
+                response_time_ms = COALESCE($10::int, response_time_ms), updated_at = now()
+          WHERE id = $1 AND status <> 'trigger_failed'
+          RETURNING ${STATE_COLUMNS}`,
+        [...attemptValues, result.workflowId, result.sessionId, responseTimeMs],
+      );
+    } else {
+      const retry = interrupted || shouldRetry(claim.attempt, result.outcome, this.policy);
+      const delayMs = interrupted ? 0 : retryDelayMs(claim.attempt, this.policy, result.retryAfterMs);
+      [rows] = await this.dataSource.query(
+        `${attemptCte}
+         UPDATE workflows
+            SET status = CASE WHEN $8 THEN status ELSE 'trigger_failed' END,
+                next_attempt_at = CASE WHEN $8 THEN now() + ($9::int * interval '1 millisecond') ELSE NULL END,
+                completed_at = CASE WHEN $8 THEN completed_at ELSE now() END,
+                last_status_code = $5, last_error = $7,
+                response_time_ms = COALESCE($10::int, response_time_ms), updated_at = now()
+          WHERE id = $1 AND status = 'pending' AND trigger_attempts = $2
+          RETURNING ${STATE_COLUMNS}`,
+        [...attemptValues, retry, delayMs, responseTimeMs],
+      );
+      if (rows.length > 0 && !retry) {
+        this.logger.warn({
+          msg: 'OPAL trigger failed for good',
+          sync_id: claim.id,
+          attempts: claim.attempt,
+          status_code: result.statusCode,
           error,
-        ],
-      );
-
-      let rows: StateRow[];
-      if (result.outcome === 'accepted') {
-        [rows] = await manager.query(
-          `UPDATE workflows
-              SET status = CASE WHEN status = 'pending' THEN 'triggered' ELSE status END,
-                  opal_workflow_id = CASE
-                    WHEN opal_workflow_id IS NULL AND $2::text IS NOT NULL
-                         AND NOT EXISTS (SELECT 1 FROM workflows o WHERE o.opal_workflow_id = $2 AND o.id <> $1)
-                    THEN $2 ELSE opal_workflow_id END,
-                  session_id = COALESCE(session_id, $3),
-                  triggered_at = COALESCE(triggered_at, now()),
-                  next_attempt_at = NULL, last_status_code = $4, last_error = NULL,
-                  trigger_attempts = GREATEST(trigger_attempts, $5), updated_at = now()
-            WHERE id = $1 AND status <> 'trigger_failed'
-            RETURNING ${STATE_COLUMNS}`,
-          [claim.id, result.workflowId, result.sessionId, result.statusCode, claim.attempt],
-        );
-      } else {
-        const retry = interrupted || shouldRetry(claim.attempt, result.outcome, this.policy);
-        const delayMs = interrupted ? 0 : retryDelayMs(claim.attempt, this.policy, result.retryAfterMs);
-        [rows] = await manager.query(
-          `UPDATE workflows
-              SET status = CASE WHEN $5 THEN status ELSE 'trigger_failed' END,
-                  next_attempt_at = CASE WHEN $5 THEN now() + ($6::int * interval '1 millisecond') ELSE NULL END,
-                  completed_at = CASE WHEN $5 THEN completed_at ELSE now() END,
-                  last_status_code = $3, last_error = $4, updated_at = now()
-            WHERE id = $1 AND status = 'pending' AND trigger_attempts = $2
-            RETURNING ${STATE_COLUMNS}`,
-          [claim.id, claim.attempt, result.statusCode, error, retry, delayMs],
-        );
-        if (rows.length > 0 && !retry) {
-          this.logger.warn({
-            msg: 'OPAL trigger failed for good',
-            sync_id: claim.id,
-            attempts: claim.attempt,
-            status_code: result.statusCode,
-            error,
-          });
-        }
+        });
       }
-      if (rows.length > 0) return toState(rows[0]);
-      const current: StateRow[] = await manager.query(
-        `SELECT ${STATE_COLUMNS} FROM workflows WHERE id = $1`,
-        [claim.id],
-      );
-      return toState(current[0]);
-    });
+    }
+    if (rows.length > 0) return toState(rows[0]);
+    const current: StateRow[] = await this.dataSource.query(
+      `SELECT ${STATE_COLUMNS} FROM workflows WHERE id = $1`,
+      [claim.id],
+    );
+    return toState(current[0]);
   }
 }

@@ -82,11 +82,16 @@ export class WorkflowsService {
   ) {}
 
   /** Inserts the workflow (pending) and its nine pending agents; call inside the caller's transaction. */
+  /** The workflow and its nine pending agents, in one statement. */
   async createWorkflow(manager: EntityManager, input: NewWorkflow): Promise<void> {
     await manager.query(
-      `INSERT INTO workflows (id, correlation_id, session_id, source, status, sync_scope, client_name,
-                              triggered_by, outbound_payload, next_attempt_at)
-       VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, now() + ($9::int * interval '1 millisecond'))`,
+      `WITH workflow AS (
+         INSERT INTO workflows (id, correlation_id, session_id, source, status, sync_scope, client_name,
+                                triggered_by, outbound_payload, next_attempt_at)
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, now() + ($9::int * interval '1 millisecond'))
+         RETURNING id)
+       INSERT INTO agent_runs (workflow_id, agent_id, status)
+       SELECT workflow.id, agent_id, 'pending' FROM workflow, unnest($10::text[]) AS agent_id`,
       [
         input.id,
         input.correlationId,
@@ -97,12 +102,8 @@ export class WorkflowsService {
         input.triggeredBy,
         input.outboundPayload,
         input.leaseMs,
+        [...OPAL_AGENTS],
       ],
-    );
-    await manager.query(
-      `INSERT INTO agent_runs (workflow_id, agent_id, status)
-       SELECT $1, agent_id, 'pending' FROM unnest($2::text[]) AS agent_id`,
-      [input.id, [...OPAL_AGENTS]],
     );
   }
 
