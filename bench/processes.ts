@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -154,4 +154,64 @@ export class MemorySampler {
 
 function toMb(kb: number): number {
   return Math.round(kb / 102.4) / 10;
+}
+
+/** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS_PER_S = 100;
+
+function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
+/** Processes whose command line contains `needle` (PostgreSQL backends show their database name there). */
+function processesMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU time (user + system) spent by one process and by the PostgreSQL backends serving one database between
+ * `start()` and `stop()`: the cost per event, which contention on a shared machine distorts far less than
+ * throughput does. Linux only; backends that exit in between are not counted.
+ */
+export class CpuMeter {
+  private serverStart = 0;
+  private readonly backendsStart = new Map<number, number>();
+
+  constructor(
+    private readonly serverPid: number,
+    private readonly databaseName: string,
+  ) {}
+
+  start(): void {
+    this.serverStart = processCpuMs(this.serverPid) ?? 0;
+    for (const pid of processesMatching(this.databaseName)) {
+      this.backendsStart.set(pid, processCpuMs(pid) ?? 0);
+    }
+  }
+
+  stop(): { server_ms: number; postgres_ms: number } {
+    const server = (processCpuMs(this.serverPid) ?? this.serverStart) - this.serverStart;
+    let postgres = 0;
+    for (const pid of processesMatching(this.databaseName)) {
+      const now = processCpuMs(pid);
+      if (now !== null) postgres += now - (this.backendsStart.get(pid) ?? 0);
+    }
+    return { server_ms: Math.round(server), postgres_ms: Math.round(postgres) };
+  }
 }

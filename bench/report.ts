@@ -71,10 +71,15 @@ interface IngestFigures {
   lost: number;
   accepted_2xx: number;
   stored: number;
+  /** CPU time of the server process and of the PostgreSQL backends per 1,000 accepted events. */
+  cpu_ms_per_1k_events: { server: number | null; postgres: number | null };
 }
 
 const fmt = (value: number | null | undefined): string =>
   value === null || value === undefined ? '–' : String(value);
+
+const cpu = (figures: IngestFigures): string =>
+  `CPU per 1,000 events: server ${fmt(figures.cpu_ms_per_1k_events.server)} ms, PostgreSQL ${fmt(figures.cpu_ms_per_1k_events.postgres)} ms`;
 
 /** The Markdown table the README's "Performance" section reproduces. */
 export function renderMarkdown(r: BenchResults): string {
@@ -89,12 +94,12 @@ export function renderMarkdown(r: BenchResults): string {
   const rows: string[][] = [
     [
       'webhook_ingest (service)',
-      `${i.service.events_per_s} events/s, p50 ${fmt(i.service.p50_ms)} ms, p99 ${fmt(i.service.p99_ms)} ms, errors ${i.service.errors}, lost ${i.service.lost}`,
+      `${i.service.events_per_s} events/s, p50 ${fmt(i.service.p50_ms)} ms, p99 ${fmt(i.service.p99_ms)} ms, errors ${i.service.errors}, lost ${i.service.lost}; ${cpu(i.service)}`,
       `p99 ${met('webhook_ingest p99 (ms)')}; lost ${met('webhook_ingest lost')}`,
     ],
     [
       'webhook_ingest (baseline: node:http + pg)',
-      `${i.baseline.events_per_s} events/s, p50 ${fmt(i.baseline.p50_ms)} ms, p99 ${fmt(i.baseline.p99_ms)} ms, errors ${i.baseline.errors}, lost ${i.baseline.lost}`,
+      `${i.baseline.events_per_s} events/s, p50 ${fmt(i.baseline.p50_ms)} ms, p99 ${fmt(i.baseline.p99_ms)} ms, errors ${i.baseline.errors}, lost ${i.baseline.lost}; ${cpu(i.baseline)}`,
       '',
     ],
     ['webhook_ingest ratio', `${i.ratio}`, met('webhook_ingest ratio (service / baseline)')],

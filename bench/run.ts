@@ -20,7 +20,7 @@ import { Pool } from 'pg';
 import { OPAL_AGENTS } from '../src/modules/opal/agents';
 import { startDatabase, type BenchDatabase } from './database';
 import type { LoadJob, LoadResult } from './load-generator';
-import { BenchProcess, MemorySampler, freePort, killAllNow, stopAll } from './processes';
+import { BenchProcess, CpuMeter, MemorySampler, freePort, killAllNow, stopAll } from './processes';
 import { renderMarkdown, type BenchResults, type Goal } from './report';
 import { round, summarize } from './stats';
 
@@ -121,7 +121,7 @@ class Bench {
     log(`service ready on ${serviceUrl} (pid ${service.pid}), simulator on port ${simPort}`);
     memory.endPhase('start');
 
-    const ingest = await this.ingestService(serviceUrl, ingestRefs);
+    const ingest = await this.ingestService(serviceUrl, ingestRefs, service.pid);
     memory.endPhase('webhook_ingest');
     const forceSync = await this.forceSync(serviceUrl);
     memory.endPhase('force_sync');
@@ -275,7 +275,7 @@ class Bench {
   }
 
   /** Warm-up, then the measured closed-loop run; `lost` = 2xx answers whose row is not in the table. */
-  private async ingestRun(url: string, refs: string[], tag: string) {
+  private async ingestRun(url: string, refs: string[], tag: string, serverPid: number) {
     const shape = { mode: 'closed' as const, connections: INGEST_CONNECTIONS };
     await this.load(`${tag}-warmup`, {
       kind: 'webhook',
@@ -286,6 +286,8 @@ class Bench {
       ...shape,
       durationMs: PLAN.warmupMs,
     });
+    const cpu = new CpuMeter(serverPid, this.db!.name);
+    cpu.start();
     const result = await this.load(tag, {
       kind: 'webhook',
       url,
@@ -295,8 +297,10 @@ class Bench {
       ...shape,
       durationMs: PLAN.ingestMs,
     });
+    const cpuMs = cpu.stop();
     const stored = await this.countStored(tag);
     const latency = summarize(result.latencies_ms);
+    const perThousand = (ms: number) => round((1000 * ms) / Math.max(1, result.ok_2xx), 1);
     const figures = {
       duration_s: round(result.elapsed_ms / 1000, 1) ?? 0,
       sent: result.sent,
@@ -309,10 +313,14 @@ class Bench {
       statuses: result.statuses,
       stored,
       lost: result.ok_2xx - stored,
+      cpu_ms_per_1k_events: {
+        server: perThousand(cpuMs.server_ms),
+        postgres: perThousand(cpuMs.postgres_ms),
+      },
       error_samples: result.error_samples,
     };
     log(
-      `${tag}: ${figures.events_per_s} events/s, p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms, errors ${figures.errors}, lost ${figures.lost}`,
+      `${tag}: ${figures.events_per_s} events/s, p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms, errors ${figures.errors}, lost ${figures.lost}; CPU per 1,000 events: server ${figures.cpu_ms_per_1k_events.server} ms, PostgreSQL ${figures.cpu_ms_per_1k_events.postgres} ms`,
     );
     return figures;
   }
@@ -328,15 +336,15 @@ class Bench {
     );
     try {
       await server.waitReady(`http://127.0.0.1:${port}/health`);
-      return await this.ingestRun(`http://127.0.0.1:${port}`, refs, 'baseline');
+      return await this.ingestRun(`http://127.0.0.1:${port}`, refs, 'baseline', server.pid);
     } finally {
       await server.stop();
       await this.sql.query('TRUNCATE webhook_events');
     }
   }
 
-  private async ingestService(url: string, refs: string[]) {
-    const figures = await this.ingestRun(url, refs, 'service');
+  private async ingestService(url: string, refs: string[], servicePid: number) {
+    const figures = await this.ingestRun(url, refs, 'service', servicePid);
     const drainStarted = performance.now();
     await this.waitQuiet();
     const drainedAfterMs = Math.round(performance.now() - drainStarted);

@@ -3,7 +3,7 @@ import { Logger, type INestApplication, type NestApplicationOptions } from '@nes
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
-import { BodyProblemInterceptor } from './common/body-problem.interceptor';
+import { BodyProblemPipe } from './common/body-problem.pipe';
 import { clientErrorHandler } from './common/client-error';
 import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger } from './common/json-logger';
@@ -45,9 +45,9 @@ export function configureApp(app: INestApplication): INestApplication {
   express.use(expressErrorHandler());
   express.getHttpServer().on('clientError', clientErrorHandler());
 
-  app.useGlobalPipes(createValidationPipe());
+  // In this order: a body that could not be decoded is reported before it is validated.
+  app.useGlobalPipes(new BodyProblemPipe(), createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
-  app.useGlobalInterceptors(new BodyProblemInterceptor());
   setupOpenApi(app);
   app.enableShutdownHooks();
 

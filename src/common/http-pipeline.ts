@@ -5,11 +5,16 @@ import { mapError } from './error-mapping';
 import { routeTemplateOf } from './http-utils';
 import { acceptCorrelationId, newCorrelationId, RequestContext } from './request-context';
 
+export type BodyProblemKind = 'INVALID_JSON' | 'TOO_DEEP' | 'UNSUPPORTED_MEDIA_TYPE';
+
+/** Stands in for a body that was present but could not be used; `BodyProblemPipe` reports it. */
+export class BodyProblem {
+  constructor(readonly kind: BodyProblemKind) {}
+}
+
 /** Raw bytes of the body, kept for signature checks (the webhook receiver verifies these, never re-serialised JSON). */
 export interface RequestWithBody extends Request {
   rawBody?: Buffer;
-  /** Set when a body was present but could not be used; routes decide when to report it. */
-  bodyProblem?: 'INVALID_JSON' | 'TOO_DEEP' | 'UNSUPPORTED_MEDIA_TYPE';
 }
 
 export const WEBHOOK_PATH = '/api/webhooks/opal-workflow';
@@ -54,7 +59,7 @@ const LENIENT_TYPES = ['application/x-www-form-urlencoded'];
 
 /**
  * Reads every body as raw bytes under a size limit (1 MiB for the webhook receiver, 64 KiB elsewhere), keeps
- * the bytes, and decodes JSON. Problems are recorded on the request; `bodyProblemGuard`-style checks report
+ * the bytes, and decodes JSON. A body that cannot be used is replaced by a `BodyProblem`, which `BodyProblemPipe` reports
  * them after authentication, so an unauthenticated caller learns nothing from body errors.
  */
 export function bodyMiddlewares() {
@@ -70,16 +75,16 @@ export function bodyMiddlewares() {
       const lenient = req.path !== WEBHOOK_PATH;
       const type = req.is([...JSON_TYPES, ...(lenient ? LENIENT_TYPES : [])]);
       if (!type) {
-        req.bodyProblem = 'UNSUPPORTED_MEDIA_TYPE';
+        req.body = new BodyProblem('UNSUPPORTED_MEDIA_TYPE');
       } else {
         const text = raw.toString('utf8');
         if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-          req.bodyProblem = 'TOO_DEEP';
+          req.body = new BodyProblem('TOO_DEEP');
         } else {
           try {
             req.body = JSON.parse(text) as unknown;
           } catch {
-            req.bodyProblem = 'INVALID_JSON';
+            req.body = new BodyProblem('INVALID_JSON');
           }
         }
       }
