@@ -1,5 +1,5 @@
 import { AppError } from '../../common/app-error';
-import { idempotencyKeyOf, parseWebhookEvent } from './webhook-event.parser';
+import { fieldProblems, hasValidFields, idempotencyKeyOf, parseWebhookEvent } from './webhook-event.parser';
 
 async function failure(body: unknown): Promise<AppError> {
   try {
@@ -174,5 +174,96 @@ describe('parseWebhookEvent', () => {
     ).resolves.toMatchObject({
       eventType: 'workflow_started',
     });
+  });
+});
+
+describe('hasValidFields', () => {
+  /** Values each field may take in the corpus: valid ones, invalid ones, and the edges between. */
+  const long = (n: number) => 'x'.repeat(n);
+  const strings = [
+    '',
+    'a',
+    long(100),
+    long(101),
+    long(200),
+    long(201),
+    '😀'.repeat(150),
+    5,
+    true,
+    null,
+    [],
+    {},
+  ];
+  const candidates: Record<string, unknown[]> = {
+    event_type: [...strings, 'agent_completed'],
+    workflow_id: [...strings, 'opal-wf-1'],
+    workflow_name: [...strings, 'strategy_workflow'],
+    agent_id: ['geo_audit', 'content_review', 'GEO_AUDIT', '', 3, null, ['geo_audit']],
+    execution_status: ['success', 'failure', 'pending', 'timeout', 'done', null, 1],
+    event_id: [...strings, 'evt-1'],
+    agent_data: [{}, { a: 1 }, [], 'text', 0, null, [{ a: 1 }]],
+    offset: [0, 1, -1, 1.5, '1', null, 2 ** 53, Number.MAX_SAFE_INTEGER + 2],
+    timestamp: [
+      '2026-03-02T10:15:30.000Z',
+      '2026-03-02',
+      '2026-02-30T10:00:00Z',
+      '2024-02-29T10:00:00Z',
+      'yesterday',
+      '',
+      1700000000000,
+      null,
+    ],
+    correlation_id: [...strings, 'force-sync-1-abc'],
+    environment: [...strings, 'production'],
+    error: [
+      {},
+      { code: 'E', message: 'failed' },
+      { code: long(201) },
+      { message: long(2000) },
+      { message: long(2001) },
+      { code: 5 },
+      { message: null },
+      [],
+      [{ code: 'E' }],
+      'failed',
+      0,
+      null,
+    ],
+    metadata: [{}, { correlation_id: 'c' }, [], 'm', 1, null],
+  };
+
+  /** A small deterministic generator (mulberry32), so a failure names a body that can be reproduced. */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('agrees with class-validator on WebhookEventDto for every body of a generated corpus', async () => {
+    const next = random(20261128);
+    let valid = 0;
+    for (let i = 0; i < 4000; i += 1) {
+      const body: Record<string, unknown> = { workflow_id: 'opal-wf-1' };
+      // Mostly one or two fields away from a valid body, where disagreements would hide.
+      const changes = next() < 0.3 ? Object.keys(candidates).length : 1 + Math.floor(next() * 2);
+      for (let c = 0; c < changes; c += 1) {
+        const fields = Object.keys(candidates);
+        const field = fields[Math.floor(next() * fields.length)];
+        if (next() < 0.15) delete body[field];
+        else body[field] = candidates[field][Math.floor(next() * candidates[field].length)];
+      }
+      const problems = await fieldProblems(body);
+      if (hasValidFields(body) !== (problems.length === 0)) {
+        throw new Error(`disagreement on ${JSON.stringify(body)}: ${JSON.stringify(problems)}`);
+      }
+      if (problems.length === 0) valid += 1;
+    }
+    // Both outcomes are well represented, or the agreement would prove little.
+    expect(valid).toBeGreaterThan(400);
+    expect(valid).toBeLessThan(3600);
   });
 });
