@@ -34,6 +34,8 @@ export function configureApp(app: INestApplication): INestApplication {
   server.keepAliveTimeout = 5_000;
 
   express.disable('x-powered-by');
+  // API answers are not served conditionally; an ETag would hash every body (static files keep their own).
+  express.set('etag', false);
   express.set('trust proxy', config.trustProxy);
   express.use(helmet());
   express.enableCors({

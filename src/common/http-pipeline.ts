@@ -3,7 +3,12 @@ import { Logger } from '@nestjs/common';
 import type { MetricsService } from '../metrics/metrics.service';
 import { mapError } from './error-mapping';
 import { routeTemplateOf } from './http-utils';
-import { acceptCorrelationId, newCorrelationId, RequestContext } from './request-context';
+import {
+  acceptCorrelationId,
+  newCorrelationId,
+  RequestContext,
+  type RequestContextData,
+} from './request-context';
 
 export type BodyProblemKind = 'INVALID_JSON' | 'TOO_DEEP' | 'UNSUPPORTED_MEDIA_TYPE';
 
@@ -28,7 +33,7 @@ export function requestContextMiddleware(metrics: MetricsService) {
     const correlationId = acceptCorrelationId(req.headers['x-correlation-id']) ?? newCorrelationId('req');
     res.setHeader('X-Correlation-ID', correlationId);
     const started = process.hrtime.bigint();
-    const context = { correlationId };
+    const context: RequestContextData = { correlationId };
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const route = routeTemplateOf(req);
@@ -44,6 +49,7 @@ export function requestContextMiddleware(metrics: MetricsService) {
           status: res.statusCode,
           duration_ms: Math.round(durationMs * 10) / 10,
           client_ip: req.ip,
+          ...context.logFields,
         };
         if (route.startsWith('/api/health') || route === '/metrics') logger.debug(line);
         else logger.log(line);

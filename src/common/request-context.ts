@@ -5,6 +5,8 @@ export interface RequestContextData {
   correlationId: string;
   /** Set by a service that adopts a domain correlation id (e.g. a force sync's `force-sync-…`). */
   workflowCorrelationId?: string;
+  /** Fields a handler adds to the request's one access log line (ids only, never content). */
+  logFields?: Record<string, unknown>;
 }
 
 const storage = new AsyncLocalStorage<RequestContextData>();
@@ -20,6 +22,11 @@ export const RequestContext = {
   },
   correlationId(): string | undefined {
     return storage.getStore()?.correlationId;
+  },
+  /** Adds fields to the access log line of the request being served (no effect outside a request). */
+  annotate(fields: Record<string, unknown>): void {
+    const store = storage.getStore();
+    if (store) store.logFields = { ...store.logFields, ...fields };
   },
 };
 

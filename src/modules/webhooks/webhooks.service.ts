@@ -95,8 +95,8 @@ export class WebhooksService {
       ]);
     }
     this.metrics.webhookEvents.inc({ result: 'accepted' });
-    this.logger.log({
-      msg: 'Webhook event stored',
+    // One log line per delivery: the request's access line (status 202) names the stored event.
+    RequestContext.annotate({
       event_id: id,
       sequence: stored.sequence,
       event_type: event.eventType,
