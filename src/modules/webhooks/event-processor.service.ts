@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, type EntityManager } from 'typeorm';
 import { MetricsService } from '../../metrics/metrics.service';
 import { applyEvent } from '../workflows/workflow-state';
@@ -19,6 +20,8 @@ export interface EventProcessorOptions {
 
 export const BATCH_SIZE = 200;
 const POLL_INTERVAL_MS = 200;
+/** Shortest time between the starts of two passes that were not full. */
+const MIN_PASS_INTERVAL_MS = 20;
 const ERROR_BACKOFF_MS = 1000;
 const RELINK_INTERVAL_MS = 1000;
 const TIMEOUT_SWEEP_INTERVAL_MS = 30_000;
@@ -93,10 +96,24 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
   }
 
   /**
-   * Claims up to BATCH_SIZE pending events in receive order and applies them, in one transaction.
-   * Returns how many events were claimed.
+   * Claims up to BATCH_SIZE pending events in receive order and applies them, in one transaction: all at once
+   * with a fixed number of statements, or, when that fails, in a new transaction workflow by workflow, so the
+   * failure is confined to the workflow that caused it. Returns how many events were claimed.
    */
   async processBatch(): Promise<number> {
+    try {
+      return await this.claimAndApply('together');
+    } catch (error) {
+      if (this.stopping) throw error;
+      this.logger.warn({
+        msg: 'Batch could not be applied at once; applying it workflow by workflow',
+        error,
+      });
+      return this.claimAndApply('one_by_one');
+    }
+  }
+
+  private async claimAndApply(mode: 'together' | 'one_by_one'): Promise<number> {
     const lags: number[] = [];
     const claimed = await this.dataSource.transaction(async (manager) => {
       const events: PendingEventRow[] = await manager.query(
@@ -124,8 +141,8 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
         groups.set(syncId, group);
       }
 
-      const together = await this.applyTogether(manager, groups);
-      if (together !== null) {
+      if (mode === 'together') {
+        const together = await this.applyTogether(manager, groups);
         unmatched.push(...together.gone);
         lags.push(...together.lags);
       } else {
@@ -182,6 +199,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     while (!this.stopping) {
       let full = false;
       let failed = false;
+      const started = Date.now();
       try {
         await this.maintenance();
         full = (await this.processBatch()) >= BATCH_SIZE;
@@ -190,7 +208,8 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
         if (!this.stopping) this.logger.error({ msg: 'Event processing pass failed', error });
       }
       if (this.stopping) break;
-      if (!full) await this.idle(failed ? ERROR_BACKOFF_MS : POLL_INTERVAL_MS);
+      if (!full)
+        await this.idle(failed ? ERROR_BACKOFF_MS : POLL_INTERVAL_MS, started + MIN_PASS_INTERVAL_MS);
     }
   }
 
@@ -206,21 +225,28 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     }
   }
 
-  private idle(ms: number): Promise<void> {
+  /**
+   * Waits for a kick or `ms`, and in any case until `notBefore`: under a steady stream of deliveries a pass then
+   * takes what arrived meanwhile instead of one event at a time (a pass costs the same statements whatever its
+   * size).
+   */
+  private async idle(ms: number, notBefore: number): Promise<void> {
     if (this.kicked) {
       this.kicked = false;
-      return Promise.resolve();
+    } else {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.wakeUp = null;
+          this.kicked = false;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        this.wakeUp = done;
+      });
     }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = null;
-        this.kicked = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
+    const gather = notBefore - Date.now();
+    if (gather > 0 && !this.stopping) await sleep(gather);
   }
 
   /**
@@ -265,57 +291,45 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
 
   /**
    * Applies the whole batch with a fixed number of round trips (one lock-and-load of every workflow in id
-   * order, one write of every changed workflow and agent, one update marking the events) instead of several per workflow, which made processing fall behind
-   * the receiver when many workflows run at once. Any database error rolls the batch back to its savepoint
-   * and returns null, so that the caller applies it workflow by workflow and confines the failure to the
-   * workflow that caused it. Returns the processing times of the applied events and the ids of events whose
-   * workflow no longer exists.
+   * order, one write of every changed workflow and agent, one update marking the events) instead of several
+   * per workflow, which made processing fall behind the receiver when many workflows run at once. A database
+   * error aborts the transaction; the caller then retries the batch workflow by workflow. Returns the
+   * processing times of the applied events and the ids of events whose workflow no longer exists.
    */
   private async applyTogether(
     manager: EntityManager,
     groups: ReadonlyMap<string, PendingEventRow[]>,
-  ): Promise<{ lags: number[]; gone: string[] } | null> {
-    await manager.query('SAVEPOINT apply_batch');
-    try {
-      const syncIds = [...groups.keys()].sort();
-      const loaded = await this.workflowState.loadStates(manager, syncIds, { lock: true });
-      const applied: { id: string; syncId: string }[] = [];
-      const failures: { id: string; syncId: string; error: string }[] = [];
-      const gone: string[] = [];
-      const changes: StateChange[] = [];
-      for (const syncId of syncIds) {
-        const group = groups.get(syncId) ?? [];
-        const workflow = loaded.get(syncId);
-        if (!workflow) {
-          gone.push(...group.map((e) => e.id));
-          continue;
-        }
-        let state = workflow.state;
-        for (const event of group) {
-          try {
-            state = applyEvent(state, this.stateEventOf(event)).state;
-            applied.push({ id: event.id, syncId });
-          } catch (error) {
-            failures.push({ id: event.id, syncId, error: errorText(error) });
-          }
-        }
-        changes.push({ syncId, previous: workflow.state, next: state });
+  ): Promise<{ lags: number[]; gone: string[] }> {
+    const syncIds = [...groups.keys()].sort();
+    const loaded = await this.workflowState.loadStates(manager, syncIds, { lock: true });
+    const applied: { id: string; syncId: string }[] = [];
+    const failures: { id: string; syncId: string; error: string }[] = [];
+    const gone: string[] = [];
+    const changes: StateChange[] = [];
+    for (const syncId of syncIds) {
+      const group = groups.get(syncId) ?? [];
+      const workflow = loaded.get(syncId);
+      if (!workflow) {
+        gone.push(...group.map((e) => e.id));
+        continue;
       }
-      await this.workflowState.saveStates(manager, changes);
-      const lags = await this.markProcessedMany(manager, applied);
-      for (const failure of failures) {
-        await this.markFailed(manager, [failure.id], failure.syncId, failure.error);
+      let state = workflow.state;
+      for (const event of group) {
+        try {
+          state = applyEvent(state, this.stateEventOf(event)).state;
+          applied.push({ id: event.id, syncId });
+        } catch (error) {
+          failures.push({ id: event.id, syncId, error: errorText(error) });
+        }
       }
-      await manager.query('RELEASE SAVEPOINT apply_batch');
-      return { lags, gone };
-    } catch (error) {
-      await manager.query('ROLLBACK TO SAVEPOINT apply_batch');
-      this.logger.warn({
-        msg: 'Batch could not be applied at once; applying it workflow by workflow',
-        error,
-      });
-      return null;
+      changes.push({ syncId, previous: workflow.state, next: state });
     }
+    await this.workflowState.saveStates(manager, changes);
+    const lags = await this.markProcessedMany(manager, applied);
+    for (const failure of failures) {
+      await this.markFailed(manager, [failure.id], failure.syncId, failure.error);
+    }
+    return { lags, gone };
   }
 
   private stateEventOf(event: PendingEventRow) {
