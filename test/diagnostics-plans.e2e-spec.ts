@@ -1,5 +1,12 @@
 import { plainToInstance } from 'class-transformer';
-import { buildEventQueries, type WorkflowRefs } from '../src/modules/diagnostics/diagnostics.service';
+import {
+  buildEventQueries,
+  buildWindowSpanQuery,
+  windowSpanOf,
+  type SequenceSpan,
+  type WindowSpanRow,
+  type WorkflowRefs,
+} from '../src/modules/diagnostics/diagnostics.service';
 import { LastWebhookQueryDto } from '../src/modules/diagnostics/dto/last-webhook-query.dto';
 import { FIGURES_SQL } from '../src/modules/diagnostics/system-health.service';
 import { resetDatabase, type TestApp } from './support/app';
@@ -42,6 +49,40 @@ const RUNBOOK_QUERIES: Record<string, Record<string, string>> = {
     agent_id: 'content_review',
   },
   'before=<cursor>&limit=25': { before: '150000', limit: '25' },
+};
+
+const DAY_MS = 24 * 3600 * 1000;
+const daysAgo = (days: number) => new Date(Date.now() - days * DAY_MS).toISOString();
+
+/**
+ * Date windows inside the seeded month (~6,650 events a day; relative to now, so built per run): windows in the
+ * past small enough to be bounded by their sequence span, one too wide for it, and windows open towards now.
+ */
+const WINDOW_QUERIES: Record<string, { bounded: boolean; query: () => Record<string, string> }> = {
+  'start_date=-10d&end_date=-9d (one day, 10 days back)': {
+    bounded: true,
+    query: () => ({ start_date: daysAgo(10), end_date: daysAgo(9) }),
+  },
+  'one day back + status=failed&event_type=agent_completed': {
+    bounded: true,
+    query: () => ({
+      start_date: daysAgo(10),
+      end_date: daysAgo(9),
+      status: 'failed',
+      event_type: 'agent_completed',
+    }),
+  },
+  'one day back + agent_id + before=<cursor in the window>': {
+    bounded: true,
+    query: () => ({ start_date: daysAgo(10), end_date: daysAgo(9), agent_id: 'geo_audit', before: '137000' }),
+  },
+  'end_date=-29d only (the oldest day)': { bounded: true, query: () => ({ end_date: daysAgo(29) }) },
+  'start_date=-25d&end_date=-5d (too wide for a span)': {
+    bounded: false,
+    query: () => ({ start_date: daysAgo(25), end_date: daysAgo(5) }),
+  },
+  'start_date=-2d only': { bounded: false, query: () => ({ start_date: daysAgo(2) }) },
+  'hours=720&status=failed': { bounded: false, query: () => ({ hours: '720', status: 'failed' }) },
 };
 
 describe('diagnostics: every runbook query is served by an index (e2e, EXPLAIN)', () => {
@@ -97,24 +138,58 @@ describe('diagnostics: every runbook query is served by an index (e2e, EXPLAIN)'
     process.stdout.write(`\nDiagnostics query plans on ${EVENTS} events:\n${summary.join('\n')}\n`);
   });
 
+  /** What the service runs for a query: the window's span first when it has one, then the page and the count. */
+  async function explainQuery(name: string, raw: Record<string, string>): Promise<SequenceSpan | null> {
+    const query = plainToInstance(LastWebhookQueryDto, raw);
+    const workflows = new Map<string, WorkflowRefs | null>();
+    for (const ref of [query.workflow, query.workflow_id]) {
+      if (ref && ref !== 'strategy_workflow') workflows.set(ref, ref === 'opal-wf-5000' ? workflow : null);
+    }
+    const statements: Record<string, { text: string; values: unknown[] }> = {};
+    let span: SequenceSpan | null = null;
+    const spanSql = buildWindowSpanQuery(query);
+    if (spanSql) {
+      statements.span = spanSql;
+      const [window]: WindowSpanRow[] = await t.dataSource.query(spanSql.text, spanSql.values);
+      const found = windowSpanOf(window);
+      if (found === 'empty') {
+        await expectIndexesOnly(name, statements);
+        summary.push(`  ${name}: empty window, no page or count query`);
+        return null;
+      }
+      span = found;
+    }
+    Object.assign(statements, buildEventQueries(query, query.limit ?? 25, workflows, span));
+    await expectIndexesOnly(name, statements);
+    return span;
+  }
+
+  async function expectIndexesOnly(
+    name: string,
+    statements: Record<string, { text: string; values: unknown[] }>,
+  ): Promise<void> {
+    for (const [part, statement] of Object.entries(statements)) {
+      const nodes = await plan(statement.text, statement.values);
+      const onEvents = nodes.filter((n) => n['Relation Name'] === 'webhook_events');
+      expect(onEvents.length).toBeGreaterThan(0);
+      expect(onEvents.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
+      const indexes = nodes.filter((n) => /webhook_events/.test(n['Index Name'] ?? ''));
+      summary.push(
+        `  ${name} [${part}]: ${indexes.map((n) => `${n['Node Type']} ${n['Index Name']}`).join(' + ')}`,
+      );
+    }
+  }
+
   for (const [name, raw] of Object.entries(RUNBOOK_QUERIES)) {
     it(`${name}: page and count use indexes, no sequential scan`, async () => {
-      const query = plainToInstance(LastWebhookQueryDto, raw);
-      const workflows = new Map<string, WorkflowRefs | null>();
-      for (const ref of [query.workflow, query.workflow_id]) {
-        if (ref && ref !== 'strategy_workflow') workflows.set(ref, ref === 'opal-wf-5000' ? workflow : null);
-      }
-      const sql = buildEventQueries(query, query.limit ?? 25, workflows);
-      for (const [part, statement] of Object.entries(sql)) {
-        const nodes = await plan(statement.text, statement.values);
-        const onEvents = nodes.filter((n) => n['Relation Name'] === 'webhook_events');
-        expect(onEvents.length).toBeGreaterThan(0);
-        expect(onEvents.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
-        const indexes = nodes.filter((n) => /webhook_events/.test(n['Index Name'] ?? ''));
-        summary.push(
-          `  ${name} [${part}]: ${indexes.map((n) => `${n['Node Type']} ${n['Index Name']}`).join(' + ')}`,
-        );
-      }
+      await explainQuery(name, raw);
+    });
+  }
+
+  for (const [name, { bounded, query }] of Object.entries(WINDOW_QUERIES)) {
+    it(`${name}: window span, page and count use indexes, no sequential scan`, async () => {
+      const span = await explainQuery(name, query());
+      expect(span !== null).toBe(bounded);
     });
   }
 

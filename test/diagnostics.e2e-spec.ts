@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { OPAL_AGENTS } from '../src/modules/opal/agents';
 import { operatorHeaders, resetDatabase, type TestApp } from './support/app';
 import { createSeededTestApp, seedEvent, seedEventStream, seedRejected, seedWorkflow } from './support/seed';
 
@@ -169,6 +170,129 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
       const without = await get('?include_payload=false&limit=3').expect(200);
       for (const e of without.body.events) expect(e).not.toHaveProperty('payload');
     });
+  });
+
+  describe('date windows: page after page, exactly the rows of the plain filter', () => {
+    interface WindowFilter {
+      /** Minutes before now (negative: after now). */
+      start?: number;
+      end?: number;
+      hours?: number;
+      status?: string;
+      event_type?: string;
+      agent_id?: string;
+    }
+
+    beforeAll(async () => {
+      await resetDatabase(t.dataSource);
+      const wf = await seedWorkflow(t.dataSource, { status: 'partially_completed', createdMinutesAgo: 400 });
+      const base = { workflowRef: wf.opalWorkflowId!, syncId: wf.id, correlationId: wf.correlationId };
+      // 150 callbacks two minutes apart over five hours, stored in receive order, at x.5 minutes ago (x even) so
+      // that no event sits on a window boundary (whole minutes) below.
+      for (let i = 0; i < 150; i++) {
+        const completed = i % 2 === 1;
+        await seedEvent(t.dataSource, {
+          ...base,
+          eventType: completed ? 'agent_completed' : 'agent_started',
+          agentId: OPAL_AGENTS[i % OPAL_AGENTS.length],
+          executionStatus: completed ? (i % 7 === 1 ? 'failure' : 'success') : 'pending',
+          receivedMinutesAgo: 300.5 - 2 * i,
+        });
+      }
+      // A jump of the sequence (inserts that conflicted or rolled back leave one), then late events stored out of
+      // receive order (x.5 minutes ago, x odd): sequences far above their neighbours in time.
+      await t.dataSource.query(
+        `SELECT setval(pg_get_serial_sequence('webhook_events', 'sequence'),
+                       (SELECT max(sequence) FROM webhook_events) + 60000)`,
+      );
+      for (const ago of [263.5, 199.5, 143.5, 121.5, 61.5]) {
+        await seedEvent(t.dataSource, {
+          ...base,
+          eventType: 'agent_completed',
+          agentId: 'geo_audit',
+          executionStatus: 'failure',
+          receivedMinutesAgo: ago,
+        });
+      }
+    });
+
+    /** The filter as the API takes it and as a plain SQL filter, with the same instants. */
+    function both(filter: WindowFilter): { query: string; sql: string; values: unknown[] } {
+      const now = Date.now();
+      const params: string[] = [];
+      const where: string[] = [];
+      const values: unknown[] = [];
+      const add = (name: string, value: string | number, clause: (p: string) => string) => {
+        params.push(`${name}=${encodeURIComponent(value)}`);
+        values.push(value);
+        where.push(clause(`$${values.length}`));
+      };
+      const iso = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+      if (filter.start !== undefined)
+        add('start_date', iso(filter.start), (p) => `received_at >= ${p}::timestamptz`);
+      if (filter.end !== undefined)
+        add('end_date', iso(filter.end), (p) => `received_at <= ${p}::timestamptz`);
+      if (filter.hours !== undefined) {
+        add('hours', filter.hours, (p) => `received_at > now() - ${p}::int * interval '1 hour'`);
+      }
+      for (const column of ['status', 'event_type', 'agent_id'] as const) {
+        const value = filter[column];
+        if (value !== undefined) add(column, value, (p) => `${column} = ${p}`);
+      }
+      return {
+        query: params.join('&'),
+        sql: `SELECT sequence::int FROM webhook_events WHERE ${where.join(' AND ')} ORDER BY sequence DESC`,
+        values,
+      };
+    }
+
+    async function walk(query: string, limit: number): Promise<{ sequences: number[]; matched: number[] }> {
+      const sequences: number[] = [];
+      const matched: number[] = [];
+      let before: string | null = null;
+      for (let pages = 0; pages < 100; pages++) {
+        const res: request.Response = await get(
+          `?${query}&limit=${limit}${before ? `&before=${before}` : ''}`,
+        ).expect(200);
+        sequences.push(...res.body.events.map((e: { sequence: number }) => e.sequence));
+        matched.push(res.body.summary.matched_count);
+        before = res.body.pagination.next_before;
+        if (before === null) break;
+      }
+      return { sequences, matched };
+    }
+
+    const cases: Record<string, WindowFilter> = {
+      'a closed window in the past, with late events stored out of order': { start: 250, end: 100 },
+      'the same window, status=failed': { start: 250, end: 100, status: 'failed' },
+      'the same window, status=failed&event_type=agent_completed': {
+        start: 250,
+        end: 100,
+        status: 'failed',
+        event_type: 'agent_completed',
+      },
+      'the same window, agent_id': { start: 250, end: 100, agent_id: 'geo_audit' },
+      'a window whose latest event is a late one (its span is not used)': { start: 250, end: 121 },
+      'only end_date': { end: 200 },
+      'only end_date, agent_id': { end: 200, agent_id: 'geo_audit' },
+      'only start_date': { start: 130 },
+      'hours=2': { hours: 2 },
+      'hours=4 with an end_date': { hours: 4, end: 30 },
+      'a window reaching into the future': { start: 60, end: -60 },
+      'an empty window in the past': { start: 1000, end: 900 },
+    };
+    for (const [name, filter] of Object.entries(cases)) {
+      it(`${name}: the same rows, in the same order, across pages`, async () => {
+        const { query, sql, values } = both(filter);
+        const expected = (await t.dataSource.query<{ sequence: number }[]>(sql, values)).map(
+          (r) => r.sequence,
+        );
+        if (!name.includes('empty')) expect(expected.length).toBeGreaterThan(3);
+        const { sequences, matched } = await walk(query, 7);
+        expect(sequences).toEqual(expected);
+        expect(new Set(matched)).toEqual(new Set([expected.length]));
+      });
+    }
   });
 
   describe('cursor pagination', () => {

@@ -12,6 +12,12 @@ import { SystemHealthService } from './system-health.service';
  */
 export const MATCHED_COUNT_CAP = 10_000;
 
+/**
+ * A date window with at most this many events is first reduced to the range of sequences its events span
+ * (see {@link buildWindowSpanQuery}); a wider one is queried as it is.
+ */
+export const WINDOW_SPAN_MAX_EVENTS = 50_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface EventRow {
@@ -76,15 +82,80 @@ export interface SqlStatement {
   values: unknown[];
 }
 
+/** The lowest and highest sequence of the events received in a date window (bigint as text). */
+export interface SequenceSpan {
+  lo: string;
+  hi: string;
+}
+
+function windowClauses(query: LastWebhookQueryDto, params: SqlParams): string[] {
+  const window: string[] = [];
+  if (query.start_date) window.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
+  if (query.end_date) window.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
+  if (query.hours) window.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
+  return window;
+}
+
+/**
+ * For a date window that ends in the past: whether it holds any event, and the lowest and highest sequence of
+ * its events when it holds at most {@link WINDOW_SPAN_MAX_EVENTS}. The planner cannot know that received_at and
+ * sequence grow together: for a window days back it would walk the sequence index from the newest event back
+ * to the window, reading every event in between. Given the span, the page and the count walk only that slice
+ * of a (column, sequence) index, and the planner sees the real bounds. The span only restates the date filter
+ * (it is taken from the window's own events), so the rows, their order and the `before` cursor stay the same,
+ * even for events stored out of receive order. (Like the page and the count, which run side by side, it is its
+ * own read: an event committed in between with a sequence above the span is listed from the next call on.)
+ *
+ * Cost: the sequences of the window's first and last event (two index probes of (received_at, sequence))
+ * estimate its size; only a window estimated small is read, index-only, ordered by received_at so that it is
+ * an index walk (a LIMIT on an unordered scan may be planned as a sequential scan) and capped in case the
+ * estimate was wrong. A wider window, or one open towards now (`hours`, `start_date` alone, an `end_date` still
+ * to come, whose newest events are where the backward walk starts anyway), is queried as it is.
+ */
+export function buildWindowSpanQuery(query: LastWebhookQueryDto, now = new Date()): SqlStatement | null {
+  if (query.end_date === undefined || Date.parse(query.end_date) >= now.getTime()) return null;
+  const params = new SqlParams();
+  const window = windowClauses(query, params).join(' AND ');
+  return {
+    text: `WITH ends AS MATERIALIZED (
+             SELECT (SELECT sequence FROM webhook_events WHERE ${window} ORDER BY received_at LIMIT 1) AS first_seq,
+                    (SELECT sequence FROM webhook_events WHERE ${window} ORDER BY received_at DESC LIMIT 1) AS last_seq)
+           SELECT ends.first_seq IS NULL AS empty, w.n, w.lo, w.hi
+             FROM ends, LATERAL (
+                    SELECT count(*)::int AS n, min(sequence)::text AS lo, max(sequence)::text AS hi
+                      FROM (SELECT sequence FROM webhook_events
+                             WHERE ${window} AND ends.last_seq - ends.first_seq < ${WINDOW_SPAN_MAX_EVENTS}
+                             ORDER BY received_at LIMIT ${WINDOW_SPAN_MAX_EVENTS + 1}) window_events) w`,
+    values: params.values,
+  };
+}
+
+/** The row of {@link buildWindowSpanQuery}. */
+export interface WindowSpanRow {
+  empty: boolean;
+  n: number;
+  lo: string | null;
+  hi: string | null;
+}
+
+/** `empty` when the window holds no event, its span when that bounds the queries, null when it does not. */
+export function windowSpanOf(row: WindowSpanRow): SequenceSpan | 'empty' | null {
+  if (row.empty) return 'empty';
+  if (row.n > WINDOW_SPAN_MAX_EVENTS || row.lo === null || row.hi === null) return null;
+  return { lo: row.lo, hi: row.hi };
+}
+
 /**
  * The page query (keyset on `sequence`, newest first, one row more than the page to know whether another page
  * exists) and the bounded count of every row matching the filters. Pure, so the query-plan test explains exactly
- * these statements. Every clause is served by one of the (column, sequence) indexes or the received_at index.
+ * these statements. Every clause is served by one of the (column, sequence) indexes, the failed-events partial
+ * index or the (received_at, sequence) index; `span` (from {@link buildWindowSpanQuery}) bounds the sequence.
  */
 export function buildEventQueries(
   query: LastWebhookQueryDto,
   limit: number,
   workflows: ReadonlyMap<string, WorkflowRefs | null>,
+  span: SequenceSpan | null = null,
 ): { page: SqlStatement; count: SqlStatement } {
   const params = new SqlParams();
   const where: string[] = [];
@@ -98,15 +169,17 @@ export function buildEventQueries(
       where.push(workflowClause(ref, workflows.get(ref) ?? null, params));
     }
   }
-  if (query.start_date) where.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
-  if (query.end_date) where.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
-  if (query.hours) where.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
+  where.push(...windowClauses(query, params));
+  if (span) where.push(`sequence BETWEEN ${params.add(span.lo)}::bigint AND ${params.add(span.hi)}::bigint`);
 
   const whereSql = (clauses: string[]) => (clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '');
   const count: SqlStatement = {
-    // Ordered like the page, so the count walks the same (column, sequence) index, usually index-only.
+    // Any MATCHED_COUNT_CAP + 1 matching rows give the same answer. Unbounded, the count is ordered like the
+    // page so that it walks the same (column, sequence) index, usually index-only, and never a sequential scan
+    // that may read the whole table before it reaches the cap. Within a span every plan is bounded already, and
+    // ordering would make the planner sort the whole window instead of reading it index-only.
     text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM webhook_events ${whereSql(where)}
-            ORDER BY sequence DESC LIMIT ${MATCHED_COUNT_CAP + 1}) matched`,
+            ${span ? '' : 'ORDER BY sequence DESC '}LIMIT ${MATCHED_COUNT_CAP + 1}) matched`,
     values: [...params.values],
   };
   const pageWhere = [...where];
@@ -177,7 +250,21 @@ export class DiagnosticsService {
         workflows.set(ref, await this.findWorkflow(ref));
       }
     }
-    const sql = buildEventQueries(query, limit, workflows);
+    let span: SequenceSpan | null = null;
+    const spanSql = buildWindowSpanQuery(query);
+    if (spanSql) {
+      const [window] = await this.dataSource.query<WindowSpanRow[]>(spanSql.text, spanSql.values);
+      const found = windowSpanOf(window);
+      if (found === 'empty') {
+        return {
+          events: [],
+          pagination: { limit, next_before: null },
+          summary: { matched_count: 0, matched_count_capped: false, returned_count: 0 },
+        };
+      }
+      span = found;
+    }
+    const sql = buildEventQueries(query, limit, workflows, span);
     const [rows, countRows] = await Promise.all([
       this.dataSource.query<EventRow[]>(sql.page.text, sql.page.values),
       this.dataSource.query<{ n: number }[]>(sql.count.text, sql.count.values),

@@ -26,10 +26,10 @@ import { WorkflowEntity } from '../workflows/workflow.entity';
 @Index('idx_webhook_events_sync', ['syncId', 'sequence'])
 @Index('idx_webhook_events_workflow_ref', ['workflowRef', 'sequence'])
 @Index('idx_webhook_events_type', ['eventType', 'sequence'])
-@Index('idx_webhook_events_status', ['status', 'sequence'])
+@Index('idx_webhook_events_failed', ['sequence', 'eventType'], { where: `"status" = 'failed'` })
 @Index('idx_webhook_events_agent', ['agentId', 'sequence'])
 @Index('idx_webhook_events_correlation', ['correlationId', 'sequence'])
-@Index('idx_webhook_events_received', ['receivedAt'])
+@Index('idx_webhook_events_received', ['receivedAt', 'sequence'])
 export class WebhookEventEntity {
   @PrimaryColumn({ type: 'uuid' })
   id: string;
