@@ -66,7 +66,7 @@ export class GroupCommitter<T, R> {
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       const batch = this.take();
       this.inFlight += 1;
-      this.write(batch).finally(() => {
+      void this.write(batch).finally(() => {
         this.inFlight -= 1;
         this.schedule();
       });
