@@ -21,7 +21,7 @@ export interface EventProcessorOptions {
 export const BATCH_SIZE = 200;
 const POLL_INTERVAL_MS = 200;
 /** Shortest time between the starts of two passes that were not full. */
-const MIN_PASS_INTERVAL_MS = 20;
+const MIN_PASS_INTERVAL_MS = 50;
 const ERROR_BACKOFF_MS = 1000;
 const RELINK_INTERVAL_MS = 1000;
 const TIMEOUT_SWEEP_INTERVAL_MS = 30_000;

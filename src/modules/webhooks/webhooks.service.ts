@@ -63,7 +63,7 @@ export class WebhooksService {
         maxBatchBytes: INSERT_BATCH_MAX_BYTES,
         sizeOf: (item) => item.payloadJson.length,
         // Leaves connections for processing, dispatching and operators' reads.
-        maxInFlight: Math.max(1, Math.floor(config.dbPoolSize / 3)),
+        maxInFlight: Math.max(1, Math.floor(config.dbPoolSize / 5)),
       },
       (items) => this.insertBatch(items),
     );
