@@ -105,6 +105,9 @@ export const MAX_JSON_DEPTH = 32;
 
 /** True when the JSON text nests arrays/objects deeper than `max` (one linear scan, strings skipped). */
 export function jsonDepthExceeds(text: string, max: number): boolean {
+  // Nesting deeper than `max` needs more than `max` opening brackets; counting them (native searches) settles
+  // most bodies without the character-by-character scan.
+  if (!hasMoreThan(text, '{', '[', max)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -118,6 +121,17 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
       if (++depth > max) return true;
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
+    }
+  }
+  return false;
+}
+
+/** True when `a` and `b` occur more than `limit` times in all (stops counting past the limit). */
+function hasMoreThan(text: string, a: string, b: string, limit: number): boolean {
+  let count = 0;
+  for (const char of [a, b]) {
+    for (let at = text.indexOf(char); at !== -1; at = text.indexOf(char, at + 1)) {
+      if (++count > limit) return true;
     }
   }
   return false;
