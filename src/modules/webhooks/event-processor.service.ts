@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, type EntityManager } from 'typeorm';
 import { MetricsService } from '../../metrics/metrics.service';
 import { applyEvent } from '../workflows/workflow-state';
-import { WorkflowStateService, type StateChange } from '../workflows/workflow-state.service';
+import { WorkflowStateService, dateOf, epochMs, type StateChange } from '../workflows/workflow-state.service';
 
 /** Internal switch for tests that need committed events to stay unprocessed (a crash before processing). */
 export const EVENT_PROCESSOR_OPTIONS = Symbol('EVENT_PROCESSOR_OPTIONS');
@@ -39,7 +39,8 @@ interface PendingEventRow {
   workflow_ref: string;
   correlation_id: string | null;
   error_message: string | null;
-  occurred_at: Date;
+  /** Epoch milliseconds. */
+  occurred_at: number;
 }
 
 interface WorkflowKeyRow {
@@ -117,7 +118,8 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     const lags: number[] = [];
     const claimed = await this.dataSource.transaction(async (manager) => {
       const events: PendingEventRow[] = await manager.query(
-        `SELECT id, sequence, event_type, agent_id, status, workflow_ref, correlation_id, error_message, occurred_at
+        `SELECT id, sequence, event_type, agent_id, status, workflow_ref, correlation_id, error_message,
+                ${epochMs('occurred_at')}
            FROM webhook_events
           WHERE processing_status = 'pending'
           ORDER BY sequence
@@ -337,7 +339,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
       eventType: event.event_type,
       agentId: event.agent_id,
       status: event.status,
-      occurredAt: event.occurred_at,
+      occurredAt: dateOf(event.occurred_at),
       errorMessage: event.error_message,
     });
   }

@@ -140,7 +140,11 @@ export class WebhooksService {
     });
   }
 
-  /** One INSERT … SELECT FROM unnest(…) for the rows; returns the sequence of each inserted row by id. */
+  /**
+   * One INSERT … SELECT FROM unnest(…) for the rows; returns the sequence of each inserted row by id. The
+   * payloads travel as one JSON array (their JSON texts joined) rather than a jsonb[] parameter, whose elements
+   * the driver would have to escape character by character.
+   */
   private async insertRows(items: readonly PendingInsert[]): Promise<Map<string, string>> {
     const column = <V>(pick: (event: ParsedWebhookEvent) => V): V[] => items.map((item) => pick(item.event));
     const rows: { id: string; sequence: string }[] = await this.dataSource.query(
@@ -149,13 +153,13 @@ export class WebhooksService {
                                    error_message, occurred_at, received_at, processing_status, payload)
        SELECT v.id, v.idempotency_key, v.source_event_id, v.event_type, v.raw_event_type, v.workflow_ref,
               v.workflow_name, NULL, v.agent_id, v.execution_status, v.status, v.correlation_id, v.error_message,
-              COALESCE(v.occurred_at, now()), now(), 'pending', v.payload
+              COALESCE(v.occurred_at, now()), now(), 'pending', p.payload
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
-                     $14::jsonb[])
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
               WITH ORDINALITY AS v(id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
                                    workflow_name, agent_id, execution_status, status, correlation_id,
-                                   error_message, occurred_at, payload, ord)
+                                   error_message, occurred_at, ord)
+         JOIN jsonb_array_elements($14::jsonb) WITH ORDINALITY AS p(payload, ord) ON p.ord = v.ord
         ORDER BY v.ord
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id, sequence`,
@@ -173,7 +177,7 @@ export class WebhooksService {
         column((e) => e.correlationId),
         column((e) => e.errorMessage),
         column((e) => e.occurredAt),
-        items.map((item) => item.payloadJson),
+        `[${items.map((item) => item.payloadJson).join(',')}]`,
       ],
     );
     return new Map(rows.map((row) => [row.id, row.sequence]));

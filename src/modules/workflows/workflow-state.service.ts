@@ -40,23 +40,43 @@ export interface StoredEventFields {
   errorMessage: string | null;
 }
 
+/** Times as epoch milliseconds (see `epochMs`). */
 interface WorkflowDbRow {
   id: string;
   correlation_id: string;
   opal_workflow_id: string | null;
   status: string;
-  created_at: Date;
-  triggered_at: Date | null;
-  started_at: Date | null;
-  completed_at: Date | null;
+  created_at: number;
+  triggered_at: number | null;
+  started_at: number | null;
+  completed_at: number | null;
 }
 
 interface AgentDbRow {
   agent_id: string;
   status: string;
-  started_at: Date | null;
-  completed_at: Date | null;
+  started_at: number | null;
+  completed_at: number | null;
   error: string | null;
+}
+
+/**
+ * A timestamp column read as epoch milliseconds: turning the number into a Date costs far less than parsing the
+ * timestamp text, which was the largest part of applying a batch (up to 22 times per workflow). Both keep
+ * millisecond precision.
+ */
+export function epochMs(column: string): string {
+  return `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
+}
+
+const WORKFLOW_COLUMNS = `id, correlation_id, opal_workflow_id, status, ${epochMs('created_at')}, ${epochMs('triggered_at')},
+       ${epochMs('started_at')}, ${epochMs('completed_at')}`;
+const AGENT_COLUMNS = `agent_id, status, ${epochMs('started_at')}, ${epochMs('completed_at')}, error`;
+
+export function dateOf(ms: number): Date;
+export function dateOf(ms: number | null): Date | null;
+export function dateOf(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
 }
 
 /** One workflow's state before and after applying events. */
@@ -92,13 +112,12 @@ export class WorkflowStateService {
     options: { lock: boolean },
   ): Promise<LoadedWorkflowState | null> {
     const rows: WorkflowDbRow[] = await manager.query(
-      `SELECT id, correlation_id, opal_workflow_id, status, created_at, triggered_at, started_at, completed_at
-         FROM workflows WHERE id = $1 ${options.lock ? 'FOR UPDATE' : ''}`,
+      `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 ${options.lock ? 'FOR UPDATE' : ''}`,
       [syncId],
     );
     if (rows.length === 0) return null;
     const agentRows: AgentDbRow[] = await manager.query(
-      `SELECT agent_id, status, started_at, completed_at, error FROM agent_runs WHERE workflow_id = $1`,
+      `SELECT ${AGENT_COLUMNS} FROM agent_runs WHERE workflow_id = $1`,
       [syncId],
     );
     return toLoadedState(rows[0], agentRows);
@@ -117,14 +136,12 @@ export class WorkflowStateService {
     const out = new Map<string, LoadedWorkflowState>();
     if (syncIds.length === 0) return out;
     const rows: WorkflowDbRow[] = await manager.query(
-      `SELECT id, correlation_id, opal_workflow_id, status, created_at, triggered_at, started_at, completed_at
-         FROM workflows WHERE id = ANY($1::uuid[]) ORDER BY id ${options.lock ? 'FOR UPDATE' : ''}`,
+      `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = ANY($1::uuid[]) ORDER BY id ${options.lock ? 'FOR UPDATE' : ''}`,
       [syncIds],
     );
     if (rows.length === 0) return out;
     const agentRows: (AgentDbRow & { workflow_id: string })[] = await manager.query(
-      `SELECT workflow_id, agent_id, status, started_at, completed_at, error
-         FROM agent_runs WHERE workflow_id = ANY($1::uuid[])`,
+      `SELECT workflow_id, ${AGENT_COLUMNS} FROM agent_runs WHERE workflow_id = ANY($1::uuid[])`,
       [rows.map((r) => r.id)],
     );
     const agentsOf = new Map<string, AgentDbRow[]>();
@@ -274,8 +291,8 @@ function toLoadedState(row: WorkflowDbRow, agentRows: readonly AgentDbRow[]): Lo
     if (!isAgentId(agent.agent_id)) continue;
     state.agents[agent.agent_id] = {
       status: agent.status as AgentStatus,
-      startedAt: agent.started_at,
-      completedAt: agent.completed_at,
+      startedAt: dateOf(agent.started_at),
+      completedAt: dateOf(agent.completed_at),
       error: agent.error,
     };
   }
@@ -291,10 +308,10 @@ function toWorkflowRow(row: WorkflowDbRow): WorkflowRow {
     correlationId: row.correlation_id,
     opalWorkflowId: row.opal_workflow_id,
     status,
-    createdAt: row.created_at,
-    triggeredAt: row.triggered_at,
-    startedAt: row.started_at,
-    completedAt: row.completed_at,
+    createdAt: dateOf(row.created_at),
+    triggeredAt: dateOf(row.triggered_at),
+    startedAt: dateOf(row.started_at),
+    completedAt: dateOf(row.completed_at),
   };
 }
 
