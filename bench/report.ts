@@ -45,6 +45,9 @@ export interface BenchResults {
       events: number;
       completion: { p50_ms: number | null; p99_ms: number | null };
       processing_lag: { p50_ms: number | null; p99_ms: number | null };
+      /** From the force sync's due time to the workflow's last stored callback (delivery, before processing). */
+      last_callback_stored: { p50_ms: number | null; p99_ms: number | null };
+      force_sync_answer: { p50_ms: number | null; p99_ms: number | null };
     };
     diagnostics_1m: {
       rows: number;
@@ -110,7 +113,7 @@ export function renderMarkdown(r: BenchResults): string {
     ],
     [
       'workflow_e2e',
-      `${e.completed}/${e.workflows} completed: p50 ${fmt(e.completion.p50_ms)} ms, p99 ${fmt(e.completion.p99_ms)} ms; processing lag p50 ${fmt(e.processing_lag.p50_ms)} ms, p99 ${fmt(e.processing_lag.p99_ms)} ms`,
+      `${e.completed}/${e.workflows} completed: p50 ${fmt(e.completion.p50_ms)} ms, p99 ${fmt(e.completion.p99_ms)} ms (force sync answered p99 ${fmt(e.force_sync_answer.p99_ms)} ms, last callback stored p99 ${fmt(e.last_callback_stored.p99_ms)} ms); processing lag p50 ${fmt(e.processing_lag.p50_ms)} ms, p99 ${fmt(e.processing_lag.p99_ms)} ms`,
       met('workflow_e2e p99 (ms)'),
     ],
     ...d.queries.map((q) => [
