@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
+import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
 import { OPAL_AGENTS } from '../src/modules/opal/agents';
 import { startDatabase, type BenchDatabase } from './database';
 import type { LoadJob, LoadResult } from './load-generator';
@@ -107,7 +108,9 @@ class Bench {
     await simulator.waitReady(`http://127.0.0.1:${simPort}/__sim/state`);
 
     const profileDir = join(OUTPUT, 'profiles');
-    const nodeArgs = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const profileArgs =
+      process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const nodeArgs = [...SERVICE_NODE_FLAGS, ...profileArgs];
     const service = new BenchProcess(
       'service',
       join(DIST, 'src/main.js'),
@@ -135,7 +138,7 @@ class Bench {
     await simulator.stop();
     const peakMb = Math.max(mem.peak_rss_mb, mem.vm_hwm_mb, vmHwm ?? 0);
     log(`service peak RSS ${peakMb} MB`);
-    if (nodeArgs.length > 0) log(`CPU profile written to ${profileDir}`);
+    if (profileArgs.length > 0) log(`CPU profile written to ${profileDir}`);
 
     const ratio = round(ingest.events_per_s / Math.max(1, baseline.events_per_s), 2) ?? 0;
     const goals: Goal[] = [
@@ -166,8 +169,7 @@ class Bench {
         load_avg_1m_after: round(loadavg()[0], 2),
       },
       setup: {
-        service:
-          'dist/src/main.js as a child process, NODE_ENV=test with explicit secrets, OPAL_DEBUG_MODE=false, rate limits 0, DB_POOL_SIZE 10 (default)',
+        service: `node ${SERVICE_NODE_FLAGS.join(' ')} dist/src/main.js as a child process (the production command), NODE_ENV=test with explicit secrets, OPAL_DEBUG_MODE=false, rate limits 0, DB_POOL_SIZE 10 (default)`,
         opal: 'standalone OpalSimulator process (dist/src/modules/opal/simulator/main.js), agent delay 0, as OPAL_WEBHOOK_URL',
         load: 'bench/load-generator.ts in its own process (node:http keep-alive pool)',
         baseline:

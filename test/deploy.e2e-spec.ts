@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { parseAllDocuments, parse } from 'yaml';
 import { ENV_VARIABLES, loadSettings, type ConfigValidationError } from '../src/config/settings';
+import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
 import { createTestApp, type TestApp } from './support/app';
 
 // Structural checks of the deployment files against the service itself: probe paths are real routes, ports,
@@ -109,12 +110,22 @@ describe('deployment files (e2e)', () => {
     expect(dockerUser).toBe('1000:1000');
     expect(dockerfile).toMatch(/^COPY --chown=node:node public \.\/public$/m);
     expect(app.command).toEqual(dockerCmd);
+    // The service starts with its Node flags wherever it is started.
+    expect(dockerCmd).toEqual(['node', ...SERVICE_NODE_FLAGS, 'dist/src/main.js']);
+    const scripts = (
+      JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    for (const name of ['start', 'start:prod']) {
+      expect(scripts[name]).toContain(['node', ...SERVICE_NODE_FLAGS, 'dist/src/main.js'].join(' '));
+    }
     expect(job.spec.template.spec.containers[0].image).toBe(app.image);
     const migrate = job.spec.template.spec.containers[0].command as string[];
     expect(migrate).toEqual(['node', 'dist/src/database/migrate.js']);
     expect(compose.services.migrate.command).toEqual(migrate);
     expect(existsSync(join(root, 'src', 'database', 'migrate.ts'))).toBe(true);
-    expect(existsSync(join(root, dockerCmd[1].replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
+    expect(
+      existsSync(join(root, dockerCmd[dockerCmd.length - 1].replace(/^dist\//, '').replace(/\.js$/, '.ts'))),
+    ).toBe(true);
     for (const spec of podSpecs) {
       expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 });
       for (const container of spec.containers) {

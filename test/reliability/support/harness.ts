@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../../src/config/settings';
+import { SERVICE_NODE_FLAGS } from '../../../src/memory-policy';
 import { waitFor } from '../../support/wait';
 
 /** `full` is the published run; `quick` is the CI variant (same checks, smaller and shorter). */
@@ -103,6 +104,7 @@ export class NodeChild {
     readonly name: string,
     private readonly script: string,
     private readonly env: Env,
+    private readonly nodeFlags: readonly string[] = [],
   ) {}
 
   get pid(): number | undefined {
@@ -115,7 +117,7 @@ export class NodeChild {
 
   spawn(): void {
     if (this.running) throw new Error(`${this.name} is already running`);
-    const child = spawn(process.execPath, [this.script], {
+    const child = spawn(process.execPath, [...this.nodeFlags, this.script], {
       cwd: process.cwd(),
       env: { PATH: process.env.PATH, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,24 +192,29 @@ export class ServiceChild extends NodeChild {
     readonly port: number,
     options: ServiceOptions,
   ) {
-    super(name, 'dist/src/main.js', {
-      NODE_ENV: 'test',
-      PORT: String(port),
-      BASE_URL: `http://127.0.0.1:${port}`,
-      DATABASE_URL: options.databaseUrl,
-      DATA_DIR: tempDir(`svc-${name}`),
-      OSA_WEBHOOK_SHARED_SECRET: WEBHOOK_SECRET,
-      OPAL_STRATEGY_WORKFLOW_AUTH_KEY: OPAL_KEY,
-      OPERATOR_API_KEYS: OPERATOR_KEY,
-      OPAL_WEBHOOK_URL: options.opalWebhookUrl,
-      OPAL_SIMULATOR_AGENT_DELAY_MS: '0',
-      RATE_LIMIT_WEBHOOK_PER_MIN: '0',
-      RATE_LIMIT_SYNC_PER_MIN: '0',
-      RATE_LIMIT_ADMIN_PER_MIN: '0',
-      RATE_LIMIT_READ_PER_MIN: '0',
-      SHUTDOWN_GRACE_MS: '2000',
-      ...options.env,
-    });
+    super(
+      name,
+      'dist/src/main.js',
+      {
+        NODE_ENV: 'test',
+        PORT: String(port),
+        BASE_URL: `http://127.0.0.1:${port}`,
+        DATABASE_URL: options.databaseUrl,
+        DATA_DIR: tempDir(`svc-${name}`),
+        OSA_WEBHOOK_SHARED_SECRET: WEBHOOK_SECRET,
+        OPAL_STRATEGY_WORKFLOW_AUTH_KEY: OPAL_KEY,
+        OPERATOR_API_KEYS: OPERATOR_KEY,
+        OPAL_WEBHOOK_URL: options.opalWebhookUrl,
+        OPAL_SIMULATOR_AGENT_DELAY_MS: '0',
+        RATE_LIMIT_WEBHOOK_PER_MIN: '0',
+        RATE_LIMIT_SYNC_PER_MIN: '0',
+        RATE_LIMIT_ADMIN_PER_MIN: '0',
+        RATE_LIMIT_READ_PER_MIN: '0',
+        SHUTDOWN_GRACE_MS: '2000',
+        ...options.env,
+      },
+      SERVICE_NODE_FLAGS,
+    );
   }
 
   get url(): string {
