@@ -21,13 +21,15 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(settings),
+        // First among the modules with routes: Express matches routes in registration order, and the receiver
+        // takes most of the requests.
+        WebhooksModule,
         MetricsModule,
         DatabaseModule,
         AuditModule,
         HealthModule,
         OpalModule,
         SyncModule,
-        WebhooksModule,
         DiagnosticsModule,
         ReplayModule,
         ThrottlingModule,

@@ -38,6 +38,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/opal-workflow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Receiver status: signature scheme and recent activity (counts only, no event content). */
+        get: operations["getWebhookReceiverStatus"];
+        put?: never;
+        /**
+         * Receives one signed callback from OPAL. The event is stored before the answer; it is applied to the
+         *     workflow and agent state right after, by every instance's processing loop.
+         */
+        post: operations["receiveOpalWorkflowEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -165,27 +186,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/webhooks/opal-workflow": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Receiver status: signature scheme and recent activity (counts only, no event content). */
-        get: operations["getWebhookReceiverStatus"];
-        put?: never;
-        /**
-         * Receives one signed callback from OPAL. The event is stored before the answer; it is applied to the
-         *     workflow and agent state right after, by every instance's processing loop.
-         */
-        post: operations["receiveOpalWorkflowEvent"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/diagnostics/last-webhook": {
         parameters: {
             query?: never;
@@ -247,6 +247,217 @@ export interface components {
             links: {
                 [key: string]: string;
             };
+        };
+        /**
+         * @description Required for `agent_*` events: one of the nine agents of strategy_workflow.
+         * @enum {string}
+         */
+        OpalAgent: "integration_health" | "content_review" | "geo_audit" | "audience_suggester" | "experiment_blueprinter" | "personalization_idea_generator" | "customer_journey" | "roadmap_generator" | "cmp_organizer";
+        /**
+         * @description The agent's execution status.
+         * @enum {string}
+         */
+        ExecutionStatus: "success" | "failure" | "pending" | "timeout";
+        WebhookEventErrorDto: {
+            /**
+             * @description OPAL's error code.
+             * @example AGENT_TIMEOUT
+             */
+            code?: string;
+            /**
+             * @description What went wrong; stored as the event's `error_message` and shown on the failed agent.
+             * @example content_review did not finish within 10 minutes
+             */
+            message?: string;
+        };
+        WebhookEventDto: {
+            /**
+             * @description `workflow_started` | `agent_started` | `agent_completed` | `workflow_completed` | `workflow_failed`, or an
+             *     alias (`agent.completed`, `workflow_triggered`, `agent_failed`, …). May be absent when `agent_id` and
+             *     `execution_status` are present (OPAL's tool callback).
+             * @example agent_completed
+             */
+            event_type?: string;
+            /** @description Required for `agent_*` events: one of the nine agents of strategy_workflow. */
+            agent_id?: components["schemas"]["OpalAgent"];
+            /** @description The agent's execution status. */
+            execution_status?: components["schemas"]["ExecutionStatus"];
+            /**
+             * @description Position of the event in OPAL's stream, when it sends one.
+             * @example 4
+             */
+            offset?: number | null;
+            /**
+             * @description OPAL's workflow id, or the service's `sync_id`.
+             * @example opal-wf-7f3c2a91
+             */
+            workflow_id: string;
+            /**
+             * @description When present, must be `strategy_workflow` (anything else: 400 `WORKFLOW_NOT_ALLOWED`).
+             * @example strategy_workflow
+             */
+            workflow_name?: string;
+            /**
+             * @description The sender's id of this event; a repeat with the same id is a duplicate (409).
+             * @example evt-7f3c2a91-content_review-completed
+             */
+            event_id?: string;
+            /**
+             * @description The agent's output.
+             * @example {
+             *       "summary": "12 pages reviewed"
+             *     }
+             */
+            agent_data?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description When the event happened (ISO-8601); defaults to the time of receipt.
+             * @example 2026-03-02T10:15:30.000Z
+             */
+            timestamp?: string;
+            /**
+             * @description The correlation id of the workflow (`force-sync-…`); also read from `metadata.correlation_id`.
+             * @example force-sync-1732800000000-k3j9x2a1
+             */
+            correlation_id?: string;
+            /**
+             * @description OPAL's environment name.
+             * @example production
+             */
+            environment?: string;
+            /** @description The failure, for unsuccessful events. */
+            error?: components["schemas"]["WebhookEventErrorDto"];
+            /**
+             * @description Free-form metadata; `correlation_id` in it is used to match the workflow.
+             * @example {
+             *       "correlation_id": "force-sync-1732800000000-k3j9x2a1"
+             *     }
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        WebhookProcessingDto: {
+            /**
+             * @description Always `queued`: the event is stored; it is applied to the workflow state right after.
+             * @enum {string}
+             */
+            status: "queued";
+        };
+        WebhookAcceptedDto: {
+            /**
+             * @description The event's correlation id (top level or `metadata.correlation_id`), else the request's.
+             * @example force-sync-1732800000000-k3j9x2a1
+             */
+            correlation_id: string | null;
+            /** @description Always true. */
+            success: boolean;
+            /**
+             * @description The service's id of the stored event (named by a later 409 for the same event).
+             * @example 9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f
+             */
+            event_id: string;
+            /** @description What happens to the event next. */
+            processing: components["schemas"]["WebhookProcessingDto"];
+        };
+        ErrorResponseDto: {
+            /** @description Always false. */
+            success: boolean;
+            /**
+             * @description Short title, e.g. `Bad Request`.
+             * @example Bad Request
+             */
+            error: string;
+            /**
+             * @description Machine code in UPPER_SNAKE, e.g. `VALIDATION_FAILED`.
+             * @example VALIDATION_FAILED
+             */
+            code: string;
+            /**
+             * @description What went wrong, for a person.
+             * @example Request validation failed
+             */
+            message: string;
+            /**
+             * @description Field-level problems or related ids.
+             * @example [
+             *       {
+             *         "field": "sync_scope",
+             *         "message": "sync_scope must be one of the following values: priority_platforms, all_platforms, odp_only, content_platforms"
+             *       }
+             *     ]
+             */
+            details?: Record<string, never>[];
+            /**
+             * @description The request's correlation id (also in the `X-Correlation-ID` header).
+             * @example req-1732800000000-a1b2c3
+             */
+            correlation_id: string;
+        };
+        /**
+         * @description `unhealthy` when at least half of the last hour's deliveries failed their signature or half of its events
+         *     failed processing; `degraded` when the signature failure rate is above ALERT_SIGNATURE_FAILURE_RATE, an
+         *     event failed processing in the last hour, or an event waits unprocessed for more than 60 s.
+         * @enum {string}
+         */
+        ReceiverHealth: "healthy" | "degraded" | "unhealthy";
+        SignatureSchemeDto: {
+            /**
+             * @description The header that carries the signature.
+             * @example X-OSA-Signature
+             */
+            header: string;
+            /**
+             * @description Its format.
+             * @example t=<unix ms>,v1=<hex HMAC-SHA256 of t + raw body>
+             */
+            format: string;
+            /**
+             * @description Maximum age of the signed timestamp (`WEBHOOK_TOLERANCE_SECONDS`).
+             * @example 300
+             */
+            tolerance_seconds: number;
+        };
+        ReceiverActivityDto: {
+            /**
+             * Format: date-time
+             * @description When the last event was received (ISO-8601), or null.
+             * @example 2026-03-02T10:15:30.000Z
+             */
+            last_event_at: string | null;
+            /**
+             * @description Events stored in the last 24 hours.
+             * @example 240
+             */
+            events_24h: number;
+            /**
+             * @description Events of the last 24 hours whose processing failed.
+             * @example 0
+             */
+            failed_24h: number;
+            /**
+             * @description Deliveries refused in the last 24 hours (signature, body, content type, workflow name).
+             * @example 2
+             */
+            rejected_24h: number;
+            /**
+             * @description Failed signatures in the last hour, percent of all signed deliveries (stored events + failures).
+             * @example 0
+             */
+            signature_failure_rate_1h: number;
+        };
+        WebhookReceiverStatusDto: {
+            /**
+             * @description `unhealthy` when at least half of the last hour's deliveries failed their signature or half of its events
+             *     failed processing; `degraded` when the signature failure rate is above ALERT_SIGNATURE_FAILURE_RATE, an
+             *     event failed processing in the last hour, or an event waits unprocessed for more than 60 s.
+             */
+            status: components["schemas"]["ReceiverHealth"];
+            /** @description How callbacks must be signed. */
+            signature_scheme: components["schemas"]["SignatureSchemeDto"];
+            /** @description Counts of recent deliveries. */
+            recent_activity: components["schemas"]["ReceiverActivityDto"];
         };
         HealthReportDto: {
             /**
@@ -492,40 +703,6 @@ export interface components {
             /** @description The sync as created and the trigger sent to OPAL. */
             sync_details: components["schemas"]["SyncDetailsDto"];
         };
-        ErrorResponseDto: {
-            /** @description Always false. */
-            success: boolean;
-            /**
-             * @description Short title, e.g. `Bad Request`.
-             * @example Bad Request
-             */
-            error: string;
-            /**
-             * @description Machine code in UPPER_SNAKE, e.g. `VALIDATION_FAILED`.
-             * @example VALIDATION_FAILED
-             */
-            code: string;
-            /**
-             * @description What went wrong, for a person.
-             * @example Request validation failed
-             */
-            message: string;
-            /**
-             * @description Field-level problems or related ids.
-             * @example [
-             *       {
-             *         "field": "sync_scope",
-             *         "message": "sync_scope must be one of the following values: priority_platforms, all_platforms, odp_only, content_platforms"
-             *       }
-             *     ]
-             */
-            details?: Record<string, never>[];
-            /**
-             * @description The request's correlation id (also in the `X-Correlation-ID` header).
-             * @example req-1732800000000-a1b2c3
-             */
-            correlation_id: string;
-        };
         /**
          * @description Workflows refused with WORKFLOW_NOT_ALLOWED.
          * @enum {string}
@@ -662,11 +839,6 @@ export interface components {
          * @enum {string}
          */
         WorkflowStatus: "pending" | "triggered" | "running" | "completed" | "partially_completed" | "failed" | "timed_out" | "trigger_failed";
-        /**
-         * @description The agent.
-         * @enum {string}
-         */
-        OpalAgent: "integration_health" | "content_review" | "geo_audit" | "audience_suggester" | "experiment_blueprinter" | "personalization_idea_generator" | "customer_journey" | "roadmap_generator" | "cmp_organizer";
         /**
          * @description The agent's status.
          * @enum {string}
@@ -1085,178 +1257,6 @@ export interface components {
             parameters: {
                 [key: string]: string;
             };
-        };
-        /**
-         * @description The agent's execution status.
-         * @enum {string}
-         */
-        ExecutionStatus: "success" | "failure" | "pending" | "timeout";
-        WebhookEventErrorDto: {
-            /**
-             * @description OPAL's error code.
-             * @example AGENT_TIMEOUT
-             */
-            code?: string;
-            /**
-             * @description What went wrong; stored as the event's `error_message` and shown on the failed agent.
-             * @example content_review did not finish within 10 minutes
-             */
-            message?: string;
-        };
-        WebhookEventDto: {
-            /**
-             * @description `workflow_started` | `agent_started` | `agent_completed` | `workflow_completed` | `workflow_failed`, or an
-             *     alias (`agent.completed`, `workflow_triggered`, `agent_failed`, …). May be absent when `agent_id` and
-             *     `execution_status` are present (OPAL's tool callback).
-             * @example agent_completed
-             */
-            event_type?: string;
-            /** @description Required for `agent_*` events: one of the nine agents of strategy_workflow. */
-            agent_id?: components["schemas"]["OpalAgent"];
-            /** @description The agent's execution status. */
-            execution_status?: components["schemas"]["ExecutionStatus"];
-            /**
-             * @description Position of the event in OPAL's stream, when it sends one.
-             * @example 4
-             */
-            offset?: number | null;
-            /**
-             * @description OPAL's workflow id, or the service's `sync_id`.
-             * @example opal-wf-7f3c2a91
-             */
-            workflow_id: string;
-            /**
-             * @description When present, must be `strategy_workflow` (anything else: 400 `WORKFLOW_NOT_ALLOWED`).
-             * @example strategy_workflow
-             */
-            workflow_name?: string;
-            /**
-             * @description The sender's id of this event; a repeat with the same id is a duplicate (409).
-             * @example evt-7f3c2a91-content_review-completed
-             */
-            event_id?: string;
-            /**
-             * @description The agent's output.
-             * @example {
-             *       "summary": "12 pages reviewed"
-             *     }
-             */
-            agent_data?: {
-                [key: string]: unknown;
-            };
-            /**
-             * @description When the event happened (ISO-8601); defaults to the time of receipt.
-             * @example 2026-03-02T10:15:30.000Z
-             */
-            timestamp?: string;
-            /**
-             * @description The correlation id of the workflow (`force-sync-…`); also read from `metadata.correlation_id`.
-             * @example force-sync-1732800000000-k3j9x2a1
-             */
-            correlation_id?: string;
-            /**
-             * @description OPAL's environment name.
-             * @example production
-             */
-            environment?: string;
-            /** @description The failure, for unsuccessful events. */
-            error?: components["schemas"]["WebhookEventErrorDto"];
-            /**
-             * @description Free-form metadata; `correlation_id` in it is used to match the workflow.
-             * @example {
-             *       "correlation_id": "force-sync-1732800000000-k3j9x2a1"
-             *     }
-             */
-            metadata?: {
-                [key: string]: unknown;
-            };
-        };
-        WebhookProcessingDto: {
-            /**
-             * @description Always `queued`: the event is stored; it is applied to the workflow state right after.
-             * @enum {string}
-             */
-            status: "queued";
-        };
-        WebhookAcceptedDto: {
-            /**
-             * @description The event's correlation id (top level or `metadata.correlation_id`), else the request's.
-             * @example force-sync-1732800000000-k3j9x2a1
-             */
-            correlation_id: string | null;
-            /** @description Always true. */
-            success: boolean;
-            /**
-             * @description The service's id of the stored event (named by a later 409 for the same event).
-             * @example 9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f
-             */
-            event_id: string;
-            /** @description What happens to the event next. */
-            processing: components["schemas"]["WebhookProcessingDto"];
-        };
-        /**
-         * @description `unhealthy` when at least half of the last hour's deliveries failed their signature or half of its events
-         *     failed processing; `degraded` when the signature failure rate is above ALERT_SIGNATURE_FAILURE_RATE, an
-         *     event failed processing in the last hour, or an event waits unprocessed for more than 60 s.
-         * @enum {string}
-         */
-        ReceiverHealth: "healthy" | "degraded" | "unhealthy";
-        SignatureSchemeDto: {
-            /**
-             * @description The header that carries the signature.
-             * @example X-OSA-Signature
-             */
-            header: string;
-            /**
-             * @description Its format.
-             * @example t=<unix ms>,v1=<hex HMAC-SHA256 of t + raw body>
-             */
-            format: string;
-            /**
-             * @description Maximum age of the signed timestamp (`WEBHOOK_TOLERANCE_SECONDS`).
-             * @example 300
-             */
-            tolerance_seconds: number;
-        };
-        ReceiverActivityDto: {
-            /**
-             * Format: date-time
-             * @description When the last event was received (ISO-8601), or null.
-             * @example 2026-03-02T10:15:30.000Z
-             */
-            last_event_at: string | null;
-            /**
-             * @description Events stored in the last 24 hours.
-             * @example 240
-             */
-            events_24h: number;
-            /**
-             * @description Events of the last 24 hours whose processing failed.
-             * @example 0
-             */
-            failed_24h: number;
-            /**
-             * @description Deliveries refused in the last 24 hours (signature, body, content type, workflow name).
-             * @example 2
-             */
-            rejected_24h: number;
-            /**
-             * @description Failed signatures in the last hour, percent of all signed deliveries (stored events + failures).
-             * @example 0
-             */
-            signature_failure_rate_1h: number;
-        };
-        WebhookReceiverStatusDto: {
-            /**
-             * @description `unhealthy` when at least half of the last hour's deliveries failed their signature or half of its events
-             *     failed processing; `degraded` when the signature failure rate is above ALERT_SIGNATURE_FAILURE_RATE, an
-             *     event failed processing in the last hour, or an event waits unprocessed for more than 60 s.
-             */
-            status: components["schemas"]["ReceiverHealth"];
-            /** @description How callbacks must be signed. */
-            signature_scheme: components["schemas"]["SignatureSchemeDto"];
-            /** @description Counts of recent deliveries. */
-            recent_activity: components["schemas"]["ReceiverActivityDto"];
         };
         /** @enum {string} */
         EventStatusFilter: "success" | "failed" | "pending" | "all";
@@ -1744,6 +1744,118 @@ export interface operations {
             };
         };
     };
+    getWebhookReceiverStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Receiver status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceiverStatusDto"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    receiveOpalWorkflowEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One OPAL callback, signed in `X-OSA-Signature` */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEventDto"];
+            };
+        };
+        responses: {
+            /** @description Event stored */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAcceptedDto"];
+                };
+            };
+            /** @description Invalid JSON (INVALID_JSON), invalid fields (VALIDATION_FAILED, each field in details) or a workflow other than strategy_workflow (WORKFLOW_NOT_ALLOWED) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing, malformed, stale or wrong X-OSA-Signature (WEBHOOK_SIGNATURE_INVALID) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The event was already received (WEBHOOK_DUPLICATE_EVENT, details name the stored event_id) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
     checkHealth: {
         parameters: {
             query?: never;
@@ -2195,118 +2307,6 @@ export interface operations {
             /** @description OPAL_TRIGGER_REJECTED: OPAL refused for good (details: [{ sync_id, opal_status }]) */
             502: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-        };
-    };
-    getWebhookReceiverStatus: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Receiver status */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookReceiverStatusDto"];
-                };
-            };
-            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
-            429: {
-                headers: {
-                    /** @description Seconds to wait */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-        };
-    };
-    receiveOpalWorkflowEvent: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description One OPAL callback, signed in `X-OSA-Signature` */
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["WebhookEventDto"];
-            };
-        };
-        responses: {
-            /** @description Event stored */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookAcceptedDto"];
-                };
-            };
-            /** @description Invalid JSON (INVALID_JSON), invalid fields (VALIDATION_FAILED, each field in details) or a workflow other than strategy_workflow (WORKFLOW_NOT_ALLOWED) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Missing, malformed, stale or wrong X-OSA-Signature (WEBHOOK_SIGNATURE_INVALID) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description The event was already received (WEBHOOK_DUPLICATE_EVENT, details name the stored event_id) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description Body is not application/json */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
-            429: {
-                headers: {
-                    /** @description Seconds to wait */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
