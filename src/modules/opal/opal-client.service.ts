@@ -1,6 +1,5 @@
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { KeepAliveAgents, postBytes } from '../../common/http-post';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { SERVICE_VERSION } from '../../version';
@@ -39,10 +38,7 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 @Injectable()
 export class OpalClientService implements OnApplicationShutdown {
   private readonly logger = new Logger('OpalClient');
-  private readonly agents = {
-    http: new HttpAgent({ keepAlive: true }),
-    https: new HttpsAgent({ keepAlive: true }),
-  };
+  private readonly agents = new KeepAliveAgents();
 
   constructor(
     private readonly config: AppConfig,
@@ -52,8 +48,7 @@ export class OpalClientService implements OnApplicationShutdown {
 
   /** After every module's destroy hook, so attempts still in flight during shutdown finish first. */
   onApplicationShutdown(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.agents.destroy();
   }
 
   async send(request: OpalAttemptRequest): Promise<OpalAttemptResult> {
@@ -66,24 +61,28 @@ export class OpalClientService implements OnApplicationShutdown {
     let answer: Record<string, unknown> = {};
     let retryAfterMs: number | null = null;
     try {
-      const response = await post(
+      const response = await postBytes(
         this.target.url(),
-        JSON.stringify(request.payload),
+        Buffer.from(JSON.stringify(request.payload), 'utf8'),
         {
-          Authorization: `Bearer ${this.config.opal.authKey}`,
-          'Content-Type': 'application/json',
-          Accept: 'application/json',
-          'User-Agent': `opal-force-sync/${SERVICE_VERSION}`,
-          'X-Correlation-ID': request.correlationId,
-          'X-Span-ID': request.spanId,
-          'X-Workflow-Name': STRATEGY_WORKFLOW,
-          'Idempotency-Key': request.syncId,
+          headers: {
+            Authorization: `Bearer ${this.config.opal.authKey}`,
+            'Content-Type': 'application/json',
+            Accept: 'application/json',
+            'User-Agent': `opal-force-sync/${SERVICE_VERSION}`,
+            'X-Correlation-ID': request.correlationId,
+            'X-Span-ID': request.spanId,
+            'X-Workflow-Name': STRATEGY_WORKFLOW,
+            'Idempotency-Key': request.syncId,
+          },
+          agents: this.agents,
+          signal,
+          maxAnswerBytes: MAX_ANSWER_BYTES,
         },
-        signal,
-        this.agents,
       );
       statusCode = response.status;
-      retryAfterMs = parseRetryAfterMs(response.retryAfter, Date.now());
+      const retryAfter = response.headers['retry-after'];
+      retryAfterMs = parseRetryAfterMs(typeof retryAfter === 'string' ? retryAfter : null, Date.now());
       answer = jsonObjectOf(response.body);
       if (classifyOpalStatus(statusCode) !== 'accepted') error = `OPAL answered HTTP ${statusCode}`;
     } catch (err) {
@@ -123,59 +122,6 @@ export class OpalClientService implements OnApplicationShutdown {
       retryAfterMs,
     };
   }
-}
-
-interface OpalAnswer {
-  status: number;
-  retryAfter: string | null;
-  /** null when the answer was larger than MAX_ANSWER_BYTES. */
-  body: Buffer | null;
-}
-
-/**
- * One POST with node:http(s) and a keep-alive agent (fetch costs several times the CPU per call, which showed
- * under bursts of force syncs). Redirects are not followed; the answer is read up to MAX_ANSWER_BYTES.
- */
-function post(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  signal: AbortSignal,
-  agents: { http: HttpAgent; https: HttpsAgent },
-): Promise<OpalAnswer> {
-  const target = new URL(url);
-  const secure = target.protocol === 'https:';
-  const bytes = Buffer.from(body, 'utf8');
-  return new Promise<OpalAnswer>((resolve, reject) => {
-    const req = (secure ? httpsRequest : httpRequest)(
-      target,
-      {
-        method: 'POST',
-        agent: secure ? agents.https : agents.http,
-        signal,
-        headers: { ...headers, 'Content-Length': String(bytes.length) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const retryAfter = res.headers['retry-after'];
-          resolve({
-            status: res.statusCode ?? 0,
-            retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
-            body: size <= MAX_ANSWER_BYTES ? Buffer.concat(chunks) : null,
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(bytes);
-  });
 }
 
 function jsonObjectOf(body: Buffer | null): Record<string, unknown> {

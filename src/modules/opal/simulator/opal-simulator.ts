@@ -1,12 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { Agent as HttpAgent, createServer, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { KeepAliveAgents, postBytes } from '../../../common/http-post';
 import { buildSignatureHeader, SIGNATURE_HEADER } from '../../../common/signature';
 import { isAgentId, OPAL_AGENTS, STRATEGY_WORKFLOW } from '../agents';
 
@@ -84,8 +84,7 @@ export class OpalSimulator {
   private server: Server | null = null;
   private triggerUrl: string | null = null;
   private lifetime = new AbortController();
-  private readonly httpAgent = new HttpAgent({ keepAlive: true });
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
+  private readonly agents = new KeepAliveAgents();
 
   constructor(options: OpalSimulatorOptions) {
     if (options.authKey.length === 0 || options.webhookSecret.length === 0) {
@@ -150,8 +149,7 @@ export class OpalSimulator {
       await closed;
     }
     await this.whenIdle();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.agents.destroy();
   }
 
   get url(): string {
@@ -419,7 +417,16 @@ export class OpalSimulator {
       signal.throwIfAborted();
       let problem: Record<string, unknown>;
       try {
-        const status = await this.post(url, bytes, signal);
+        const { status } = await postBytes(url, bytes, {
+          headers: {
+            'Content-Type': 'application/json',
+            // A fresh timestamp per attempt, or a long retry would outlive the receiver's tolerance window.
+            [SIGNATURE_HEADER]: buildSignatureHeader(this.options.webhookSecret, bytes),
+          },
+          agents: this.agents,
+          signal: AbortSignal.any([signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
+          maxAnswerBytes: 0,
+        });
         if ((status >= 200 && status < 300) || status === 409) {
           return 'delivered';
         }
@@ -453,41 +460,6 @@ export class OpalSimulator {
       await sleep(backoffMs, undefined, { signal });
       backoffMs = Math.min(backoffMs * 2, RETRY_MAX_DELAY_MS);
     }
-  }
-
-  /**
-   * One POST of a signed callback; resolves with the status once the answer is read to the end (so the
-   * keep-alive connection is reused). Plain node:http rather than fetch: the simulator sends thousands of these
-   * in a burst, and fetch costs several times the CPU per request. Redirects are not followed.
-   */
-  private post(url: string, bytes: Buffer, signal: AbortSignal): Promise<number> {
-    const target = new URL(url);
-    const secure = target.protocol === 'https:';
-    return new Promise<number>((resolve, reject) => {
-      const req = (secure ? httpsRequest : httpRequest)(
-        target,
-        {
-          method: 'POST',
-          agent: secure ? this.httpsAgent : this.httpAgent,
-          signal,
-          timeout: ATTEMPT_TIMEOUT_MS,
-          headers: {
-            'Content-Type': 'application/json',
-            'Content-Length': bytes.length,
-            // A fresh timestamp per attempt, or a long retry would outlive the receiver's tolerance window.
-            [SIGNATURE_HEADER]: buildSignatureHeader(this.options.webhookSecret, bytes),
-          },
-        },
-        (res) => {
-          res.on('error', reject);
-          res.on('end', () => resolve(res.statusCode ?? 0));
-          res.resume();
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${ATTEMPT_TIMEOUT_MS} ms`)));
-      req.on('error', reject);
-      req.end(bytes);
-    });
   }
 
   private isAuthorized(header: string | undefined): boolean {
