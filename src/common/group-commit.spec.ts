@@ -61,6 +61,7 @@ describe('GroupCommitter', () => {
     await first;
     await settle();
     expect(writer.batches).toEqual([[1], [2, 3, 4]]);
+    expect(committer.pending).toBe(3);
     writer.finishNext();
     await expect(Promise.all(later)).resolves.toEqual(['stored 2', 'stored 3', 'stored 4']);
   });

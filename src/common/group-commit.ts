@@ -29,7 +29,9 @@ interface Waiting<T, R> {
  */
 export class GroupCommitter<T, R> {
   private readonly queue: Waiting<T, R>[] = [];
+  /** Batches being written, and the items in them. */
   private inFlight = 0;
+  private itemsInFlight = 0;
   private scheduled = false;
 
   constructor(
@@ -49,7 +51,7 @@ export class GroupCommitter<T, R> {
 
   /** Items submitted and not yet answered (queued or being written). */
   get pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.queue.length + this.itemsInFlight;
   }
 
   private schedule(): void {
@@ -66,8 +68,10 @@ export class GroupCommitter<T, R> {
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       const batch = this.take();
       this.inFlight += 1;
+      this.itemsInFlight += batch.length;
       void this.write(batch).finally(() => {
         this.inFlight -= 1;
+        this.itemsInFlight -= batch.length;
         this.schedule();
       });
     }

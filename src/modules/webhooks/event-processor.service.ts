@@ -327,7 +327,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
       changes.push({ syncId, previous: workflow.state, next: state });
     }
     await this.workflowState.saveStates(manager, changes);
-    const lags = await this.markProcessedMany(manager, applied);
+    const lags = await this.markProcessed(manager, applied);
     for (const failure of failures) {
       await this.markFailed(manager, [failure.id], failure.syncId, failure.error);
     }
@@ -373,7 +373,10 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
         }
       }
       await this.workflowState.saveState(manager, syncId, loaded.state, state);
-      const lags = await this.markProcessed(manager, applied, syncId);
+      const lags = await this.markProcessed(
+        manager,
+        applied.map((id) => ({ id, syncId })),
+      );
       for (const failure of failures) await this.markFailed(manager, [failure.id], syncId, failure.error);
       await manager.query('RELEASE SAVEPOINT apply_workflow');
       return lags;
@@ -390,22 +393,8 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     }
   }
 
-  private async markProcessed(manager: EntityManager, ids: string[], syncId: string): Promise<number[]> {
-    if (ids.length === 0) return [];
-    const [rows]: [{ processing_time_ms: number }[], number] = await manager.query(
-      `UPDATE webhook_events
-          SET processing_status = 'processed', sync_id = $2, processed_at = statement_timestamp(),
-              processing_error = NULL,
-              processing_time_ms = LEAST(2147483647,
-                GREATEST(0, round(extract(epoch FROM statement_timestamp() - received_at) * 1000)))::int
-        WHERE id = ANY($1::uuid[])
-        RETURNING processing_time_ms`,
-      [ids, syncId],
-    );
-    return rows.map((r) => r.processing_time_ms);
-  }
-
-  private async markProcessedMany(
+  /** Marks events processed, each with its workflow, and returns their processing times. */
+  private async markProcessed(
     manager: EntityManager,
     events: readonly { id: string; syncId: string }[],
   ): Promise<number[]> {
