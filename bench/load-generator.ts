@@ -12,7 +12,7 @@ import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildSignatureHeader } from '../src/common/signature';
-import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../src/modules/opal/agents';
+import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../src/domain/opal';
 
 export type LoadJob =
   | ({ kind: 'webhook'; url: string; secret: string; workflowRefs: string[]; tag: string } & LoadShape)

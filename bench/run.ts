@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
 import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
-import { OPAL_AGENTS } from '../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../src/domain/opal';
 import { startDatabase, type BenchDatabase } from './database';
 import type { LoadJob, LoadResult } from './load-generator';
 import { BenchProcess, CpuMeter, MemorySampler, freePort, killAllNow, stopAll } from './processes';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import request from 'supertest';
-import { OPAL_AGENTS } from '../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../src/domain/opal';
 import { EventProcessorService } from '../src/modules/webhooks/event-processor.service';
 import { WorkflowStateService } from '../src/modules/workflows/workflow-state.service';
 import { operatorHeaders, resetDatabase, type TestApp } from './support/app';

@@ -1,8 +1,13 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { oneOf } from '../database/check';
+
+/** What the audit log records. */
+export const AUDIT_ACTIONS = ['auth_failure', 'replay', 'cleanup', 'config_test'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** Security- and operations-relevant actions: failed authentications, replays, cleanups, configuration tests. */
 @Entity({ name: 'audit_log' })
-@Check('chk_audit_log_action', `"action" IN ('auth_failure','replay','cleanup','config_test')`)
+@Check('chk_audit_log_action', oneOf('action', AUDIT_ACTIONS))
 @Index('idx_audit_log_action_time', ['action', 'occurredAt'])
 export class AuditLogEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
@@ -12,7 +17,7 @@ export class AuditLogEntity {
   occurredAt: Date;
 
   @Column({ type: 'text' })
-  action: string;
+  action: AuditAction;
 
   /** Who: an operator key fingerprint (never the key), or null when no valid credential was presented. */
   @Column({ type: 'text', nullable: true })
@@ -30,6 +35,6 @@ export class AuditLogEntity {
   @Column({ name: 'correlation_id', type: 'text', nullable: true })
   correlationId: string | null;
 
-  @Column({ type: 'jsonb', default: () => `'{}'::jsonb` })
+  @Column({ type: 'jsonb', default: {} })
   details: Record<string, unknown>;
 }

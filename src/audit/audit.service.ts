@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { RequestContext } from '../common/request-context';
-import { AuditLogEntity } from './audit-log.entity';
+import { AuditLogEntity, type AuditAction } from './audit-log.entity';
 
-export type AuditAction = 'auth_failure' | 'replay' | 'cleanup' | 'config_test';
+export type { AuditAction };
 
 export interface AuditEntry {
   action: AuditAction;

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { STRATEGY_WORKFLOW } from '../opal/agents';
+import { STRATEGY_WORKFLOW } from '../../domain/opal';
 import type { LastWebhookQueryDto } from './dto/last-webhook-query.dto';
 import type { DiagnosticEventDto, LastWebhookResponseDto } from './dto/last-webhook-response.dto';
 import { eventCursorOf, parseEventCursor } from './event-cursor';

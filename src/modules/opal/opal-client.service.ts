@@ -3,7 +3,7 @@ import { KeepAliveAgents, postBytes } from '../../common/http-post';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { SERVICE_VERSION } from '../../version';
-import { STRATEGY_WORKFLOW } from './agents';
+import { STRATEGY_WORKFLOW } from '../../domain/opal';
 import { OpalTargetService } from './opal-target.service';
 import { classifyOpalStatus, parseRetryAfterMs } from './retry-policy';
 import type { AttemptOutcome } from './retry-policy';

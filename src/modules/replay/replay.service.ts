@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AppError } from '../../common/app-error';
 import { AuditService } from '../../audit/audit.service';
 import { newCorrelationId } from '../../common/request-context';
-import { OPAL_AGENTS, isAgentId, type AgentId } from '../opal/agents';
+import { OPAL_AGENTS, isAgentId, type AgentId } from '../../domain/opal';
 import { foldEvents, type StateEvent, type WorkflowState } from '../workflows/workflow-state';
 import { WorkflowStateService, type WorkflowRow } from '../workflows/workflow-state.service';
 import { WorkflowsService } from '../workflows/workflows.service';

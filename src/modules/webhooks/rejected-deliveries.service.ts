@@ -1,13 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RequestContext } from '../../common/request-context';
-
-export type RejectionReason =
-  | 'signature_invalid'
-  | 'body_invalid'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'workflow_not_allowed';
+import type { RejectionReason } from '../../domain/events';
 
 const MAX_DETAIL_LENGTH = 300;
 const MAX_CLIENT_IP_LENGTH = 64;

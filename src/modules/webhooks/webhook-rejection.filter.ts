@@ -2,7 +2,8 @@ import { Catch, Injectable, Logger, type ArgumentsHost } from '@nestjs/common';
 import { AllExceptionsFilter } from '../../common/all-exceptions.filter';
 import { AppError, type ErrorCode } from '../../common/app-error';
 import { MetricsService } from '../../metrics/metrics.service';
-import { RejectedDeliveriesService, type RejectionReason } from './rejected-deliveries.service';
+import type { RejectionReason } from '../../domain/events';
+import { RejectedDeliveriesService } from './rejected-deliveries.service';
 import type { WebhookRequest } from './webhook-signature.guard';
 
 /**

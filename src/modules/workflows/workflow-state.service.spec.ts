@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config';
-import { OPAL_AGENTS } from '../opal/agents';
+import { OPAL_AGENTS } from '../../domain/opal';
 import { applyEvent } from './workflow-state';
 import { WorkflowStateService } from './workflow-state.service';
 

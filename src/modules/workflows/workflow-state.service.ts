@@ -1,17 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
-import { OPAL_AGENTS, isAgentId } from '../opal/agents';
+import { OPAL_AGENTS, isAgentId } from '../../domain/opal';
+import type { EventType } from '../../domain/events';
+import { WORKFLOW_STATUSES, type AgentStatus, type WorkflowStatus } from '../../domain/workflow';
 import {
-  WORKFLOW_STATUSES,
   applyEvent,
   initialWorkflowState,
   type AgentState,
-  type AgentStatus,
-  type EventType,
   type StateEvent,
   type WorkflowState,
-  type WorkflowStatus,
 } from './workflow-state';
 
 /** The workflow columns the state machine reads and writes, plus what callers need to describe it. */

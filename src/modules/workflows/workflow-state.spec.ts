@@ -1,24 +1,15 @@
-import { OPAL_AGENTS } from '../opal/agents';
-import type { AgentId } from '../opal/agents';
+import { EVENT_TYPES, type EventType } from '../../domain/events';
+import { OPAL_AGENTS, type AgentId } from '../../domain/opal';
 import {
   AGENT_STATUSES,
-  EVENT_TYPES,
   TERMINAL_WORKFLOW_STATUSES,
   WORKFLOW_STATUSES,
-  applyEvent,
-  foldEvents,
-  initialWorkflowState,
   isTerminalWorkflowStatus,
-  progressOf,
-} from './workflow-state';
-import type {
-  AgentState,
-  AgentStatus,
-  EventType,
-  StateEvent,
-  WorkflowState,
-  WorkflowStatus,
-} from './workflow-state';
+  type AgentStatus,
+  type WorkflowStatus,
+} from '../../domain/workflow';
+import { applyEvent, foldEvents, initialWorkflowState, progressOf } from './workflow-state';
+import type { AgentState, StateEvent, WorkflowState } from './workflow-state';
 
 const BASE = Date.parse('2025-01-01T00:00:00.000Z');
 const t = (seconds: number): Date => new Date(BASE + seconds * 1000);

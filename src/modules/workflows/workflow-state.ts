@@ -1,5 +1,6 @@
-import { OPAL_AGENTS, isAgentId } from '../opal/agents';
-import type { AgentId } from '../opal/agents';
+import type { EventType } from '../../domain/events';
+import { OPAL_AGENTS, isAgentId, type AgentId } from '../../domain/opal';
+import { isTerminalWorkflowStatus, type AgentStatus, type WorkflowStatus } from '../../domain/workflow';
 
 /**
  * The workflow and agent state machine, as a pure function of the stored events.
@@ -42,38 +43,6 @@ import type { AgentId } from '../opal/agents';
  * never mutated, and when nothing changed the very same state object is returned.
  */
 
-export const WORKFLOW_STATUSES = [
-  'pending',
-  'triggered',
-  'running',
-  'completed',
-  'partially_completed',
-  'failed',
-  'timed_out',
-  'trigger_failed',
-] as const;
-export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
-
-export const TERMINAL_WORKFLOW_STATUSES: readonly WorkflowStatus[] = [
-  'completed',
-  'partially_completed',
-  'failed',
-  'timed_out',
-  'trigger_failed',
-];
-
-export const AGENT_STATUSES = ['pending', 'running', 'completed', 'failed', 'timed_out'] as const;
-export type AgentStatus = (typeof AGENT_STATUSES)[number];
-
-export const EVENT_TYPES = [
-  'workflow_started',
-  'agent_started',
-  'agent_completed',
-  'workflow_completed',
-  'workflow_failed',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
 export interface AgentState {
   status: AgentStatus;
   startedAt: Date | null;
@@ -106,10 +75,6 @@ export function initialWorkflowState(status: WorkflowStatus = 'triggered'): Work
     agents[agentId] = { status: 'pending', startedAt: null, completedAt: null, error: null };
   }
   return { status, startedAt: null, completedAt: null, agents };
-}
-
-export function isTerminalWorkflowStatus(s: WorkflowStatus): boolean {
-  return TERMINAL_WORKFLOW_STATUSES.includes(s);
 }
 
 export function applyEvent(

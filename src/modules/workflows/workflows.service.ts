@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, type EntityManager, type Repository } from 'typeorm';
 import { AppError } from '../../common/app-error';
-import { OPAL_AGENTS, isAgentId } from '../opal/agents';
-import type { SyncScope } from '../opal/agents';
+import { OPAL_AGENTS, isAgentId } from '../../domain/opal';
+import type { SyncScope } from '../../domain/opal';
 import { AgentRunEntity } from './agent-run.entity';
 import type {
   AgentRunResponseDto,
@@ -15,7 +15,8 @@ import type {
 import { TriggerAttemptEntity } from './trigger-attempt.entity';
 import { WorkflowEntity } from './workflow.entity';
 import { initialWorkflowState, progressOf } from './workflow-state';
-import type { AgentStatus, WorkflowState, WorkflowStatus } from './workflow-state';
+import type { WorkflowState } from './workflow-state';
+import type { AgentStatus, WorkflowStatus } from '../../domain/workflow';
 
 export interface NewWorkflow {
   id: string;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { OPAL_AGENTS } from '../../../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../../../src/domain/opal';
 import { waitFor } from '../../support/wait';
 import { operatorHeaders } from './harness';
 import { json } from './http';

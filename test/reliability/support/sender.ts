@@ -1,5 +1,5 @@
 import { buildSignatureHeader } from '../../../src/common/signature';
-import { OPAL_AGENTS } from '../../../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../../../src/domain/opal';
 import { WEBHOOK_SECRET } from './harness';
 import { http } from './http';
 

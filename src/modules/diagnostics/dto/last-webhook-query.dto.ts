@@ -15,9 +15,9 @@ import {
   type ValidationArguments,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { OPAL_AGENTS } from '../../opal/agents';
-import { normalizeEventTypeFilter } from '../../webhooks/event-type';
-import { EVENT_TYPES } from '../../workflows/workflow-state';
+import { OPAL_AGENTS } from '../../../domain/opal';
+import { normalizeEventTypeFilter } from '../../../domain/event-type';
+import { EVENT_TYPES } from '../../../domain/events';
 import { parseEventCursor } from '../event-cursor';
 
 export const EVENT_STATUS_FILTERS = ['success', 'failed', 'pending', 'all'] as const;

@@ -12,8 +12,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { OPAL_AGENTS } from '../../opal/agents';
-import { EXECUTION_STATUSES } from '../event-type';
+import { OPAL_AGENTS } from '../../../domain/opal';
+import { EXECUTION_STATUSES } from '../../../domain/events';
 
 /** The failure OPAL reports with an unsuccessful event. */
 export class WebhookEventErrorDto {

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { OPAL_AGENTS, SYNC_SCOPES, STRATEGY_WORKFLOW } from '../../opal/agents';
-import { AGENT_STATUSES, WORKFLOW_STATUSES } from '../workflow-state';
+import { OPAL_AGENTS, SYNC_SCOPES, STRATEGY_WORKFLOW } from '../../../domain/opal';
+import { AGENT_STATUSES, TRIGGER_OUTCOMES, WORKFLOW_STATUSES } from '../../../domain/workflow';
 
 /** Finished agents out of nine. */
 export class WorkflowProgressDto {
@@ -49,7 +49,7 @@ export class TriggerAttemptResponseDto {
    */
   status_code: number | null;
   /** `accepted`, `retryable` (retried later) or `rejected` (given up). */
-  @ApiProperty({ enum: ['accepted', 'retryable', 'rejected'], enumName: 'TriggerAttemptOutcome' })
+  @ApiProperty({ enum: TRIGGER_OUTCOMES, enumName: 'TriggerAttemptOutcome' })
   outcome: string;
   /**
    * Why the call failed; null when accepted.
