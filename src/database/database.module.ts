@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, runMigrationsLocked } from './data-source-options';
 import { EmbeddedDatabase } from './embedded-postgres';
+import { JobLeaseEntity } from './job-lease.entity';
 import { JobLeaseService } from './job-lease.service';
 
 /** Owns the embedded PostgreSQL (when DATABASE_URL is unset) and stops it after the pool has closed. */
@@ -51,14 +52,18 @@ class DatabaseRuntimeModule {}
     TypeOrmModule.forRootAsync({
       imports: [DatabaseRuntimeModule],
       inject: [AppConfig, DatabaseRuntime],
-      useFactory: async (config: AppConfig, runtime: DatabaseRuntime) =>
-        buildDataSourceOptions({ url: await runtime.connectionUrl(), poolSize: config.dbPoolSize }),
+      useFactory: async (config: AppConfig, runtime: DatabaseRuntime) => ({
+        ...buildDataSourceOptions({ url: await runtime.connectionUrl(), poolSize: config.dbPoolSize }),
+        // Each owning module registers its entities (TypeOrmModule.forFeature).
+        autoLoadEntities: true,
+      }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
         await runMigrationsLocked(dataSource);
         return dataSource;
       },
     }),
+    TypeOrmModule.forFeature([JobLeaseEntity]),
   ],
   providers: [JobLeaseService],
   exports: [JobLeaseService],

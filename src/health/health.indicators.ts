@@ -3,6 +3,7 @@ import { HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { OpalConfigurationService } from '../modules/opal/opal-configuration.service';
+import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
 
 @Injectable()
 export class HealthIndicators {
@@ -11,16 +12,14 @@ export class HealthIndicators {
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly opal: OpalConfigurationService,
+    private readonly events: WebhookEventsService,
   ) {}
 
   /** Events stored but not yet applied; degraded (still 200) above the alert threshold. */
   async backlog(key: string) {
     const session = this.indicator.check(key);
     try {
-      const rows: { n: number }[] = await this.dataSource.query(
-        `SELECT count(*)::int AS n FROM webhook_events WHERE processing_status = 'pending'`,
-      );
-      const backlog = rows[0]?.n ?? 0;
+      const backlog = await this.events.backlog();
       return backlog > this.config.alerts.backlogMax
         ? session.degraded({ backlog, threshold: this.config.alerts.backlogMax })
         : session.up({ backlog });

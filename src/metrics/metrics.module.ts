@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
-import { DatabaseMetricsCollector } from './database-metrics.collector';
 import { MetricsService } from './metrics.service';
 
+/** The Prometheus registry and the service's series; the scrape-time figures are sampled by the health module. */
 @Global()
-@Module({ providers: [MetricsService, DatabaseMetricsCollector], exports: [MetricsService] })
+@Module({ providers: [MetricsService], exports: [MetricsService] })
 export class MetricsModule {}

@@ -3,7 +3,7 @@ import { AllExceptionsFilter } from '../../common/all-exceptions.filter';
 import { AppError, type ErrorCode } from '../../common/app-error';
 import { MetricsService } from '../../metrics/metrics.service';
 import type { RejectionReason } from '../../domain/events';
-import { RejectedDeliveriesService } from './rejected-deliveries.service';
+import { WebhookEventsRepository } from './webhook-events.repository';
 import type { WebhookRequest } from './webhook-signature.guard';
 
 /**
@@ -16,7 +16,7 @@ export class WebhookRejectionFilter extends AllExceptionsFilter {
   private readonly rejectionLogger = new Logger('WebhookReceiver');
 
   constructor(
-    private readonly rejected: RejectedDeliveriesService,
+    private readonly events: WebhookEventsRepository,
     private readonly metrics: MetricsService,
   ) {
     super();
@@ -27,8 +27,8 @@ export class WebhookRejectionFilter extends AllExceptionsFilter {
     if (reason === null) return super.catch(exception, host);
     const req = host.switchToHttp().getRequest<WebhookRequest>();
     this.metrics.webhookEvents.inc({ result: 'rejected', reason });
-    void this.rejected
-      .record(reason, req.ip, detailOf(exception, req))
+    void this.events
+      .recordRejection(reason, req.ip, detailOf(exception, req))
       .catch((error: unknown) =>
         this.rejectionLogger.error({ msg: 'Could not record a rejected delivery', reason, error }),
       )

@@ -46,6 +46,10 @@ export class WorkflowEntity {
   @Column({ type: 'text' })
   status: string;
 
+  /** Grows by one with every stored change of the workflow or its agents (written by the one write path). */
+  @Column({ type: 'int', default: 1 })
+  version: number;
+
   @Column({ name: 'sync_scope', type: 'text', nullable: true })
   syncScope: string | null;
 

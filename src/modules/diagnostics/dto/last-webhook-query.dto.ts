@@ -18,7 +18,7 @@ import {
 import { OPAL_AGENTS } from '../../../domain/opal';
 import { normalizeEventTypeFilter } from '../../../domain/event-type';
 import { EVENT_TYPES } from '../../../domain/events';
-import { parseEventCursor } from '../event-cursor';
+import { parseEventCursor } from '../../webhooks/dto/event-cursor';
 
 export const EVENT_STATUS_FILTERS = ['success', 'failed', 'pending', 'all'] as const;
 export type EventStatusFilter = (typeof EVENT_STATUS_FILTERS)[number];

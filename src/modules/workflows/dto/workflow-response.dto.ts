@@ -122,6 +122,12 @@ export class WorkflowSummaryDto {
    */
   sync_id: string;
   /**
+   * Grows with every stored change of the workflow (its status, its delivery to OPAL, any of its agents); a
+   * client that saw version n has seen every change up to n.
+   * @example 7
+   */
+  version: number;
+  /**
    * `force-sync-<epoch ms>-<base36>`; also sent to OPAL and in the logs.
    * @example "force-sync-1732800000000-k3j9x2a1"
    */
