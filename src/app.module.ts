@@ -6,6 +6,7 @@ import { AppConfigModule } from './config/config.module';
 import type { Settings } from './config/settings';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { OpalModule } from './modules/opal/opal.module';
@@ -32,6 +33,7 @@ export class AppModule {
         SyncModule,
         DiagnosticsModule,
         ReplayModule,
+        JobsModule,
         ThrottlingModule,
         AdminModule,
       ],

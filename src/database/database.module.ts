@@ -4,8 +4,6 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, runMigrationsLocked } from './data-source-options';
 import { EmbeddedDatabase } from './embedded-postgres';
-import { JobLeaseEntity } from './job-lease.entity';
-import { JobLeaseService } from './job-lease.service';
 
 /** Owns the embedded PostgreSQL (when DATABASE_URL is unset) and stops it after the pool has closed. */
 @Injectable()
@@ -63,10 +61,7 @@ class DatabaseRuntimeModule {}
         return dataSource;
       },
     }),
-    TypeOrmModule.forFeature([JobLeaseEntity]),
   ],
-  providers: [JobLeaseService],
-  exports: [JobLeaseService],
 })
 export class DatabaseModule {
   constructor(runtime: DatabaseRuntime, dataSource: DataSource) {

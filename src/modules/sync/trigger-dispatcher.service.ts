@@ -1,9 +1,7 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
-import { JobLeaseService } from '../../database/job-lease.service';
 import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import type { OpalAttemptResult } from '../opal/opal-client.service';
@@ -15,7 +13,6 @@ import {
   type TriggerClaim,
   type TriggerSnapshot,
 } from '../workflows/workflow-state.service';
-import { IdempotencyService } from './idempotency.service';
 
 /** The workflow's trigger state after an attempt was recorded. */
 export type DispatchState = TriggerSnapshot;
@@ -27,11 +24,7 @@ export interface DispatchResult {
 
 /** How long an attempt's claim outlives its timeout before another instance may take the trigger over. */
 const LEASE_MARGIN_MS = 5000;
-const POLL_INTERVAL_MS = 250;
 const MAX_IN_FLIGHT = 10;
-const CLEANUP_JOB = 'idempotency_keys_cleanup';
-const CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
-const CLEANUP_CHECK_MS = 60 * 1000;
 
 /**
  * Durable delivery of triggers to OPAL. The `workflows` row is the queue: a `pending` workflow whose next call
@@ -41,24 +34,21 @@ const CLEANUP_CHECK_MS = 60 * 1000;
  * is pending, and two instances never send the same trigger at the same time. OPAL deduplicates repeats by
  * Idempotency-Key (the sync id), which covers a call whose answer was lost.
  *
- * Polling for due triggers is a loop of its own rather than a scheduled job under a job lease: every instance
- * sends triggers (the rows carry their own leases), and a retry is due within a fraction of a second.
+ * The scheduler calls `dispatchDue` every 250 ms on every instance, without a job lease: the rows carry their
+ * own claims, and every instance may send triggers. Calls run in the background, up to 10 at once; on shutdown
+ * the calls in flight are cut short and recorded as interrupted (due again at once, for another instance).
  */
 @Injectable()
-export class TriggerDispatcherService implements OnApplicationBootstrap, OnModuleDestroy {
+export class TriggerDispatcherService implements OnModuleDestroy {
   private readonly logger = new Logger('TriggerDispatcher');
   private readonly inFlight = new Set<Promise<void>>();
-  private stopping = new AbortController();
-  private loop: Promise<void> | null = null;
-  private lastCleanupCheck = 0;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly config: AppConfig,
     private readonly opal: OpalClientService,
     private readonly opalConfig: OpalConfigurationService,
     private readonly workflowState: WorkflowStateService,
-    private readonly jobs: JobLeaseService,
-    private readonly idempotency: IdempotencyService,
   ) {}
 
   get policy(): BackoffPolicy {
@@ -74,15 +64,8 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
     return this.config.opal.timeoutMs + LEASE_MARGIN_MS;
   }
 
-  onApplicationBootstrap(): void {
-    this.stopping = new AbortController();
-    this.loop = this.run();
-  }
-
   async onModuleDestroy(): Promise<void> {
     this.stopping.abort();
-    await this.loop;
-    this.loop = null;
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
@@ -96,20 +79,8 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
     return this.send({ ...request, attempt: 1 }, timeoutMs, undefined, requestStartedAt);
   }
 
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
-    while (!signal.aborted) {
-      try {
-        await this.tick();
-      } catch (error) {
-        this.logger.warn({ msg: 'Trigger dispatch round failed; retrying', error });
-      }
-      await sleep(POLL_INTERVAL_MS, undefined, { signal }).catch(() => undefined);
-    }
-  }
-
-  private async tick(): Promise<void> {
-    await this.cleanupIfDue();
+  /** Claims the calls to OPAL that are due (as many as there is room for) and starts them. */
+  async dispatchDue(): Promise<void> {
     const capacity = MAX_IN_FLIGHT - this.inFlight.size;
     if (capacity <= 0 || this.stopping.signal.aborted) return;
     // With invalid OPAL settings every attempt would fail; pending triggers wait until the settings are fixed.
@@ -127,14 +98,6 @@ export class TriggerDispatcherService implements OnApplicationBootstrap, OnModul
         .finally(() => this.inFlight.delete(attempt));
       this.inFlight.add(attempt);
     }
-  }
-
-  private async cleanupIfDue(): Promise<void> {
-    if (Date.now() - this.lastCleanupCheck < CLEANUP_CHECK_MS) return;
-    this.lastCleanupCheck = Date.now();
-    if (!(await this.jobs.claim(CLEANUP_JOB, CLEANUP_INTERVAL_MS))) return;
-    const deleted = await this.idempotency.deleteExpired();
-    await this.jobs.recordResult(CLEANUP_JOB, { deleted });
   }
 
   /** `requestStartedAt` (performance.now()): the attempt of a request, whose response time is recorded with it. */

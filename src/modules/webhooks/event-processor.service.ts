@@ -7,7 +7,6 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import {
   WorkflowStateService,
@@ -15,7 +14,6 @@ import {
   type WorkflowTransaction,
 } from '../workflows/workflow-state.service';
 import { WorkflowsService } from '../workflows/workflows.service';
-import { WebhookEventsService } from './webhook-events.service';
 import { WebhookEventsRepository, type PendingEventRow } from './webhook-events.repository';
 
 /** Internal switch for tests that need committed events to stay unprocessed (a crash before processing). */
@@ -29,15 +27,20 @@ const POLL_INTERVAL_MS = 200;
 /** Shortest time between the starts of two passes that were not full. */
 const MIN_PASS_INTERVAL_MS = 50;
 const ERROR_BACKOFF_MS = 1000;
-const RELINK_INTERVAL_MS = 1000;
-const TIMEOUT_SWEEP_INTERVAL_MS = 30_000;
 const MAX_ERROR_LENGTH = 500;
 
 /**
  * Applies stored events to the workflow and agent state, after the receiver has committed them. Runs on every
  * instance: batches are claimed with `FOR UPDATE SKIP LOCKED` and each workflow row is locked while its events
  * are applied, so instances share the work without applying an event twice. Events are only marked in the
- * transaction that applies them, so a crash leaves them `pending` for the next run (on any instance).
+ * transaction that applies them (the workflows' write path), so a crash leaves them `pending` for the next run
+ * (on any instance).
+ *
+ * It is a loop of its own rather than a job of the scheduler: it is the hot path from a stored callback to the
+ * workflow's state, woken by every ingest on this instance (`kick`) and otherwise polling every 200 ms for events
+ * stored by other instances, with passes at most every 50 ms so that a steady stream is applied in batches. A
+ * scheduler tick would add its period to every callback's latency. It stops with the same protocol as the
+ * scheduler: no new pass once shutdown begins, the pass in progress finishes (`onModuleDestroy`).
  */
 @Injectable()
 export class EventProcessorService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -47,15 +50,11 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
   private loopDone: Promise<void> | null = null;
   private kicked = false;
   private wakeUp: (() => void) | null = null;
-  private lastRelinkAt = 0;
-  private lastSweepAt = 0;
 
   constructor(
     private readonly events: WebhookEventsRepository,
-    private readonly storedEvents: WebhookEventsService,
     private readonly workflows: WorkflowsService,
     private readonly workflowState: WorkflowStateService,
-    private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     @Optional() @Inject(EVENT_PROCESSOR_OPTIONS) options?: EventProcessorOptions,
   ) {
@@ -144,11 +143,6 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     return claimed;
   }
 
-  /** Puts unmatched events whose workflow is now known back in the queue. */
-  relinkUnmatched(): Promise<number> {
-    return this.storedEvents.relinkUnmatched();
-  }
-
   /** Processes until no pending event is left (tests, and after a relink). */
   async drain(): Promise<number> {
     let total = 0;
@@ -165,7 +159,6 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
       let failed = false;
       const started = Date.now();
       try {
-        await this.maintenance();
         full = (await this.processBatch()) >= BATCH_SIZE;
       } catch (error) {
         failed = true;
@@ -174,18 +167,6 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
       if (this.stopping) break;
       if (!full)
         await this.idle(failed ? ERROR_BACKOFF_MS : POLL_INTERVAL_MS, started + MIN_PASS_INTERVAL_MS);
-    }
-  }
-
-  private async maintenance(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastRelinkAt >= RELINK_INTERVAL_MS) {
-      this.lastRelinkAt = now;
-      await this.relinkUnmatched();
-    }
-    if (now - this.lastSweepAt >= TIMEOUT_SWEEP_INTERVAL_MS) {
-      this.lastSweepAt = now;
-      await this.workflowState.sweepTimeouts(this.config.workflowTimeoutMinutes);
     }
   }
 
