@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { Pool } from 'pg';
 import { SIGNATURE_HEADER, verifySignature } from '../src/common/signature';
 import { canonicalJson, sha256Hex } from '../src/common/canonical-json';
+import { WEBHOOK_PATH } from '../src/domain/routes';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const TOLERANCE_SECONDS = 300;
@@ -100,7 +101,7 @@ async function ingest(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/health') return answer(res, 200, { status: 'ok' });
-  if (req.method !== 'POST' || req.url !== '/api/webhooks/opal-workflow') return answer(res, 404, {});
+  if (req.method !== 'POST' || req.url !== WEBHOOK_PATH) return answer(res, 404, {});
   ingest(req, res).catch(() => {
     if (!res.headersSent) answer(res, 500, { success: false });
   });

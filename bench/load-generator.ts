@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildSignatureHeader } from '../src/common/signature';
 import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../src/domain/opal';
+import { WEBHOOK_PATH } from '../src/domain/routes';
 
 export type LoadJob =
   | ({ kind: 'webhook'; url: string; secret: string; workflowRefs: string[]; tag: string } & LoadShape)
@@ -75,7 +76,7 @@ function prepare(job: LoadJob, n: number): Prepared {
       }),
     );
     return {
-      path: '/api/webhooks/opal-workflow',
+      path: WEBHOOK_PATH,
       body,
       headers: {
         'content-type': 'application/json',

@@ -24,6 +24,7 @@ import type { LoadJob, LoadResult } from './load-generator';
 import { BenchProcess, CpuMeter, MemorySampler, freePort, killAllNow, stopAll } from './processes';
 import { renderMarkdown, type BenchResults, type Goal } from './report';
 import { round, summarize } from './stats';
+import { WEBHOOK_PATH } from '../src/domain/routes';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROOT = resolve(__dirname, '..', '..');
@@ -100,7 +101,7 @@ class Bench {
       {
         ...this.serviceEnv(servicePort, simPort),
         OPAL_SIMULATOR_PORT: String(simPort),
-        OPAL_SIMULATOR_CALLBACK_URL: `${serviceUrl}/api/webhooks/opal-workflow`,
+        OPAL_SIMULATOR_CALLBACK_URL: `${serviceUrl}${WEBHOOK_PATH}`,
         OPAL_SIMULATOR_AGENT_DELAY_MS: '0',
       },
       join(this.tmp, 'simulator.log'),

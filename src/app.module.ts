@@ -22,8 +22,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(settings),
-        // First among the modules with routes: Express matches routes in registration order, and the receiver
-        // takes most of the requests.
+        // First, so that the OpenAPI document lists the receiver first (Express matches it first whatever the order:
+        // configureApp puts its routes in front).
         WebhooksModule,
         MetricsModule,
         DatabaseModule,

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { Logger, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
+import { Logger, RequestMethod, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
@@ -7,10 +7,12 @@ import { BodyProblemPipe } from './common/body-problem.pipe';
 import { clientErrorHandler } from './common/client-error';
 import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger } from './common/json-logger';
+import { routeFirst } from './common/route-order';
 import { registerSecrets } from './common/redact';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { secretValuesOf } from './config/settings';
+import { API_PREFIX, WEBHOOK_PATH } from './domain/routes';
 import { MetricsService } from './metrics/metrics.service';
 import { setupOpenApi } from './openapi';
 
@@ -19,8 +21,27 @@ export function appOptions(debug: boolean, write?: (line: string) => void): Nest
   return { bodyParser: false, logger: new JsonLogger({ debug, write }) };
 }
 
-/** Everything main.ts and the e2e tests share: middleware, pipes, filter, OpenAPI, shutdown hooks. */
-export function configureApp(app: INestApplication): INestApplication {
+/**
+ * Every route lives under `/api` except the index, the Prometheus scrape, the docs (served by Swagger outside
+ * Nest's router) and the operator console. Set on every app that serves or documents routes.
+ */
+export function applyGlobalPrefix(app: INestApplication): void {
+  app.setGlobalPrefix(API_PREFIX, {
+    exclude: [
+      { path: '/', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+      { path: 'favicon.ico', method: RequestMethod.GET },
+      { path: 'admin', method: RequestMethod.GET },
+      { path: 'admin/{*asset}', method: RequestMethod.GET },
+    ],
+  });
+}
+
+/**
+ * Everything main.ts and the e2e tests share: middleware, prefix, pipes, filter, OpenAPI, shutdown hooks; then
+ * the app is initialised (routes registered) and the receiver's routes are put first.
+ */
+export async function configureApp(app: INestApplication): Promise<INestApplication> {
   const express = app as NestExpressApplication;
   const config = app.get(AppConfig);
   registerSecrets(secretValuesOf(config));
@@ -47,6 +68,7 @@ export function configureApp(app: INestApplication): INestApplication {
   express.use(expressErrorHandler());
   express.getHttpServer().on('clientError', clientErrorHandler());
 
+  applyGlobalPrefix(app);
   // In this order: a body that could not be decoded is reported before it is validated.
   app.useGlobalPipes(new BodyProblemPipe(), createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
@@ -58,5 +80,7 @@ export function configureApp(app: INestApplication): INestApplication {
       'OPERATOR_API_KEYS is not set: operator routes are open (allowed outside production only)',
     );
   }
+  await app.init();
+  routeFirst(express.getHttpAdapter().getInstance(), [WEBHOOK_PATH]);
   return app;
 }

@@ -9,7 +9,7 @@ async function bootstrap(): Promise<void> {
   applyMemoryPolicy();
   const settings = loadSettingsOrExit();
   const app = await NestFactory.create(AppModule.register(settings), appOptions(settings.debug));
-  configureApp(app);
+  await configureApp(app);
   await app.listen(settings.port);
 }
 

@@ -2,6 +2,7 @@ import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from './common/policy';
+import { apiPath } from './domain/routes';
 import { MetricsService } from './metrics/metrics.service';
 import { ServiceIndexDto } from './service-index.dto';
 import { SERVICE_VERSION } from './version';
@@ -22,9 +23,9 @@ export class RootController {
       links: {
         docs: '/docs',
         openapi: '/docs-json',
-        health: '/api/health',
-        liveness: '/api/health/live',
-        readiness: '/api/health/ready',
+        health: apiPath('health'),
+        liveness: apiPath('health/live'),
+        readiness: apiPath('health/ready'),
         metrics: '/metrics',
       },
     };

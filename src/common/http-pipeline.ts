@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Logger } from '@nestjs/common';
 import type { MetricsService } from '../metrics/metrics.service';
 import { mapError } from './error-mapping';
+import { API_PREFIX, WEBHOOK_PATH } from '../domain/routes';
 import { routeTemplateOf } from './http-utils';
 import {
   acceptCorrelationId,
@@ -22,7 +23,6 @@ export interface RequestWithBody extends Request {
   rawBody?: Buffer;
 }
 
-export const WEBHOOK_PATH = '/api/webhooks/opal-workflow';
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -51,7 +51,7 @@ export function requestContextMiddleware(metrics: MetricsService) {
           client_ip: req.ip,
           ...context.logFields,
         };
-        if (route.startsWith('/api/health') || route === '/metrics') logger.debug(line);
+        if (route.startsWith(`/${API_PREFIX}/health`) || route === '/metrics') logger.debug(line);
         else logger.log(line);
       });
     });

@@ -10,10 +10,12 @@ export const WEBHOOK_ROUTE = 'webhooks/opal-workflow';
 /** The receiver's full path: `/api/webhooks/opal-workflow`. */
 export const WEBHOOK_PATH = `/${API_PREFIX}/${WEBHOOK_ROUTE}`;
 
-/** Paths served outside the API prefix: the index, the Prometheus scrape, the docs and the operator console. */
-export const UNPREFIXED_PATHS = ['/', 'metrics', 'favicon.ico', 'admin', 'admin/{*path}'] as const;
+/** A route's full path: `apiPath('opal/sync')` is `/api/opal/sync`. */
+export function apiPath(route: string): string {
+  return `/${API_PREFIX}/${route}`;
+}
 
 /** Where one workflow is read (`GET`), as answered in `status_url`. */
 export function syncStatusPath(syncId: string): string {
-  return `/${API_PREFIX}/opal/sync/${syncId}`;
+  return apiPath(`opal/sync/${syncId}`);
 }

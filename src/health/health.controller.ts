@@ -11,7 +11,7 @@ import { HealthReportDto } from './health-report.dto';
 import { HealthIndicators } from './health.indicators';
 
 @ApiTags('health')
-@Controller('api/health')
+@Controller('health')
 @Public()
 export class HealthController {
   constructor(

@@ -70,7 +70,7 @@ export async function createTestApp(
     Test.createTestingModule({ imports: [AppModule.register(settings)] }),
   ).compile();
   const app = moduleRef.createNestApplication(appOptions(settings.debug, (line) => logs.push(line)));
-  configureApp(app);
+  await configureApp(app);
   await app.listen(port, '127.0.0.1');
   return {
     app,

@@ -19,7 +19,7 @@ import { MaintenanceService } from './maintenance.service';
 import { ThrottleGroup } from '../../common/throttling';
 
 @ApiTags('diagnostics')
-@Controller('api/diagnostics')
+@Controller('diagnostics')
 export class DiagnosticsController {
   constructor(
     private readonly diagnostics: DiagnosticsService,

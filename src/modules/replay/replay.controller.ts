@@ -15,7 +15,7 @@ import { ReplayService } from './replay.service';
 import { ThrottleGroup } from '../../common/throttling';
 
 @ApiTags('replay')
-@Controller('api/orchestrations/replay')
+@Controller('orchestrations/replay')
 export class ReplayController {
   constructor(private readonly replayService: ReplayService) {}
 

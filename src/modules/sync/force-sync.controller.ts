@@ -36,7 +36,7 @@ export const IDEMPOTENCY_KEY_HEADER_DOC = {
 };
 
 @ApiTags('force-sync')
-@Controller('api/opal')
+@Controller('opal')
 export class ForceSyncController {
   constructor(
     private readonly sync: ForceSyncService,

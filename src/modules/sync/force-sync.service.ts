@@ -5,7 +5,7 @@ import { newCorrelationId, RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { OPAL_AGENTS, SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../../domain/opal';
-import { syncStatusPath } from '../../domain/routes';
+import { apiPath, syncStatusPath } from '../../domain/routes';
 import type { SyncScope } from '../../domain/opal';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import { buildTriggerPayload, newSpanId } from '../opal/trigger-payload';
@@ -164,7 +164,7 @@ export class ForceSyncService {
     const report: SyncConfigurationResponseDto = {
       workflow_security: workflowSecurity(),
       configuration,
-      endpoint: '/api/opal/sync',
+      endpoint: apiPath('opal/sync'),
       method: 'POST',
       parameters: FORCE_SYNC_PARAMETERS,
     };
@@ -186,7 +186,7 @@ export class ForceSyncService {
   describeTrigger(): OrchestrationTriggerInfoDto {
     const configuration = this.opalConfig.report();
     return {
-      endpoint: '/api/orchestrations/trigger',
+      endpoint: apiPath('orchestrations/trigger'),
       method: 'POST',
       allowed_workflow: STRATEGY_WORKFLOW,
       blocked_workflows: workflowSecurity().blocked_workflows,

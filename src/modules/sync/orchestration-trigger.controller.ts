@@ -23,7 +23,7 @@ import { writeAnswer } from './write-answer';
 import { ThrottleGroup } from '../../common/throttling';
 
 @ApiTags('orchestrations')
-@Controller('api/orchestrations')
+@Controller('orchestrations')
 export class OrchestrationTriggerController {
   constructor(private readonly sync: ForceSyncService) {}
 

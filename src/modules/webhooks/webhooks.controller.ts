@@ -19,9 +19,10 @@ import { WebhookEventPipe, type ParsedWebhookEvent } from './webhook-event.parse
 import { WebhookRejectionFilter } from './webhook-rejection.filter';
 import { WebhooksService } from './webhooks.service';
 import { ThrottleGroup } from '../../common/throttling';
+import { WEBHOOK_ROUTE } from '../../domain/routes';
 
 @ApiTags('webhooks')
-@Controller('api/webhooks/opal-workflow')
+@Controller(WEBHOOK_ROUTE)
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 

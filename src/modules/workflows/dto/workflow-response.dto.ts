@@ -124,8 +124,8 @@ export class WorkflowSummaryDto {
   /**
    * Grows with every stored change of the workflow (its status, its delivery to OPAL, any of its agents); a
    * client that saw version n has seen every change up to n.
-   * @example 7
    */
+  @ApiProperty({ type: 'integer', minimum: 1, example: 7 })
   version: number;
   /**
    * `force-sync-<epoch ms>-<base36>`; also sent to OPAL and in the logs.
