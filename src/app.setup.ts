@@ -14,6 +14,7 @@ import { AppConfig } from './config/app-config';
 import { secretValuesOf } from './config/settings';
 import { API_PREFIX, WEBHOOK_PATH } from './domain/routes';
 import { MetricsService } from './metrics/metrics.service';
+import { WebhookRejectionsService } from './modules/webhooks/webhook-rejections.service';
 import { setupOpenApi } from './openapi';
 
 /** Options for NestFactory.create and for the e2e tests' app: body parsing is done by configureApp. */
@@ -65,6 +66,7 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
   });
   express.use(requestContextMiddleware(app.get(MetricsService)));
   express.use(...bodyMiddlewares());
+  express.use(app.get(WebhookRejectionsService).oversizedBodies());
   express.use(expressErrorHandler());
   express.getHttpServer().on('clientError', clientErrorHandler());
 

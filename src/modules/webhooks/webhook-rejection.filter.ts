@@ -1,24 +1,19 @@
-import { Catch, Injectable, Logger, type ArgumentsHost } from '@nestjs/common';
+import { Catch, Injectable, type ArgumentsHost } from '@nestjs/common';
 import { AllExceptionsFilter } from '../../common/all-exceptions.filter';
 import { AppError, type ErrorCode } from '../../common/app-error';
-import { MetricsService } from '../../metrics/metrics.service';
 import type { RejectionReason } from '../../domain/events';
-import { WebhookEventsRepository } from './webhook-events.repository';
+import { WebhookRejectionsService } from './webhook-rejections.service';
 import type { WebhookRequest } from './webhook-signature.guard';
 
 /**
  * The receiver's error filter: a delivery refused for its signature or its body is counted and recorded
- * (bounded, no body) before the usual error body is sent. Everything else answers as everywhere else.
+ * (bounded, no body) before the usual error body is sent. Everything else answers as everywhere else. (A body
+ * over the size limit never reaches Nest: `WebhookRejectionsService.oversizedBodies` records it.)
  */
 @Catch()
 @Injectable()
 export class WebhookRejectionFilter extends AllExceptionsFilter {
-  private readonly rejectionLogger = new Logger('WebhookReceiver');
-
-  constructor(
-    private readonly events: WebhookEventsRepository,
-    private readonly metrics: MetricsService,
-  ) {
+  constructor(private readonly rejections: WebhookRejectionsService) {
     super();
   }
 
@@ -26,12 +21,8 @@ export class WebhookRejectionFilter extends AllExceptionsFilter {
     const reason = rejectionReasonOf(exception);
     if (reason === null) return super.catch(exception, host);
     const req = host.switchToHttp().getRequest<WebhookRequest>();
-    this.metrics.webhookEvents.inc({ result: 'rejected', reason });
-    void this.events
-      .recordRejection(reason, req.ip, detailOf(exception, req))
-      .catch((error: unknown) =>
-        this.rejectionLogger.error({ msg: 'Could not record a rejected delivery', reason, error }),
-      )
+    void this.rejections
+      .record(reason, req.ip, detailOf(exception, req))
       .finally(() => super.catch(exception, host));
   }
 }
@@ -41,7 +32,6 @@ const REJECTION_REASONS: Partial<Record<ErrorCode, RejectionReason>> = {
   INVALID_JSON: 'body_invalid',
   VALIDATION_FAILED: 'body_invalid',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
-  PAYLOAD_TOO_LARGE: 'payload_too_large',
   WORKFLOW_NOT_ALLOWED: 'workflow_not_allowed',
 };
 
