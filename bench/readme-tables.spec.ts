@@ -113,6 +113,7 @@ function benchResults(overrides: Partial<BenchResults> = {}): BenchResults {
           busiest_day_events: 90_000,
           quietest_day_events: 9_000,
           avg_payload_bytes: 1100,
+          avg_payload_stored_bytes: 800,
         },
         queries: [{ name: 'latest page', p50_ms: 5, p95_ms: 9, returned_p50: 25 }],
       },

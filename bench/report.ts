@@ -162,6 +162,7 @@ export interface BenchResults {
         busiest_day_events: number;
         quietest_day_events: number;
         avg_payload_bytes: number;
+        avg_payload_stored_bytes: number;
       };
       queries: { name: string; p50_ms: number | null; p95_ms: number | null; returned_p50: number | null }[];
     };
@@ -301,7 +302,7 @@ export function renderMarkdown(r: BenchResults): string {
       ingestRows,
     ),
     '',
-    `Diagnostics dataset: ${thousands(d.rows)} events of ${thousands(d.workflows)} workflows, written pending then processed; ${pct(shape.received_late_minutes_share)} received minutes late and ${pct(shape.received_late_hours_share)} hours late (${pct(shape.out_of_order_share)} out of order), ${thousands(shape.quietest_day_events)}–${thousands(shape.busiest_day_events)} events a day, payloads ${thousands(shape.avg_payload_bytes)} bytes on average; every sample draws new parameters.`,
+    `Diagnostics dataset: ${thousands(d.rows)} events of ${thousands(d.workflows)} workflows, written pending then processed; ${pct(shape.received_late_minutes_share)} received minutes late and ${pct(shape.received_late_hours_share)} hours late (${pct(shape.out_of_order_share)} out of order), ${thousands(shape.quietest_day_events)}–${thousands(shape.busiest_day_events)} events a day, payloads ${thousands(shape.avg_payload_bytes)} bytes of JSON on average (${thousands(shape.avg_payload_stored_bytes)} as stored); every sample draws new parameters.`,
     '',
     ...table(['Scenario', 'Measured', 'Goal'], otherRows),
     '',
