@@ -8,7 +8,10 @@ import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 export interface SourceState {
   /** Full SHA of HEAD, or null outside a git checkout. */
   commit: string | null;
-  /** True when `git status --porcelain` listed anything (the figures may not be those of `commit`). */
+  /**
+   * True when `git status --porcelain` listed anything outside the saved results (the figures may not be those
+   * of `commit`). Results written by an earlier run (benchmark, then reliability suite) do not count.
+   */
   dirty: boolean | null;
   /** The first lines of `git status --porcelain` when dirty. */
   dirty_files: string[];
@@ -33,7 +36,10 @@ function git(args: string[], cwd: string): string | null {
 export function sourceState(cwd: string): SourceState {
   const commit = git(['rev-parse', 'HEAD'], cwd)?.trim() ?? null;
   if (commit === null) return { commit: null, dirty: null, dirty_files: [] };
-  const status = git(['status', '--porcelain'], cwd);
+  const status = git(
+    ['status', '--porcelain', '--', '.', ':(exclude)bench/results', ':(exclude)test/reliability/results'],
+    cwd,
+  );
   const lines = (status ?? '').split('\n').filter((line) => line.length > 0);
   return { commit, dirty: status === null ? null : lines.length > 0, dirty_files: lines.slice(0, 20) };
 }
