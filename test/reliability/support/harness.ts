@@ -264,7 +264,11 @@ export class SimulatorChild extends NodeChild {
  * One line per figure in the log, and the scenario's record for the results file (results-reporter.js): its
  * title, a one-sentence summary built from the figures (the README's Reliability table shows it), the figures.
  */
-export function report(scenario: string, figures: Record<string, unknown>, summary: string): void {
+export function report(
+  scenario: string,
+  figures: Record<string, unknown>,
+  summary: string = summarizeFigures(figures),
+): void {
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   const lines = Object.entries(figures).map(
     ([key, value]) => `  ${key.padEnd(width)}  ${typeof value === 'string' ? value : JSON.stringify(value)}`,
@@ -278,6 +282,16 @@ export function report(scenario: string, figures: Record<string, unknown>, summa
       `${JSON.stringify({ title: scenario, summary, figures }, null, 2)}\n`,
     );
   }
+}
+
+/** For a scenario that gives no summary of its own: its figures, compactly. */
+function summarizeFigures(figures: Record<string, unknown>): string {
+  return Object.entries(figures)
+    .map(
+      ([key, value]) =>
+        `${key.replace(/_/g, ' ')} ${typeof value === 'string' ? value : JSON.stringify(value)}`,
+    )
+    .join('; ');
 }
 
 /** {"200": 108, "503": 2} → "108 × 200, 2 × 503", for summaries. */

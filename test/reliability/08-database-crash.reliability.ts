@@ -12,19 +12,19 @@ import { singleServiceScenario } from './support/scenario';
 import { makeEvents, RetryingSender } from './support/sender';
 
 /**
- * Scenario 7: PostgreSQL is killed (SIGKILL to the postmaster and every backend at once, as a machine or container
+ * Scenario 8: PostgreSQL is killed (SIGKILL to the postmaster and every backend at once, as a machine or container
  * kill would) while events arrive, so group-commit batches are cut mid-statement or mid-commit, and it comes back
  * through crash recovery from its write-ahead log. The service answers 503 meanwhile and reconnects by itself;
  * every event acknowledged before the kill is still there, none is stored twice.
  */
-describe('reliability 7: PostgreSQL killed under ingest', () => {
-  const scenario = singleServiceScenario('s7');
+describe('reliability 8: PostgreSQL killed under ingest', () => {
+  const scenario = singleServiceScenario('s8');
 
   it('loses nothing acknowledged when PostgreSQL is killed and recovers from its log', async () => {
     const n = tunable('RELIABILITY_EVENTS', { full: 10_000, quick: 5_000 });
     const outageMs = tunable('RELIABILITY_DB_CRASH_OUTAGE_MS', { full: 3_000, quick: 2_000 });
-    const workflows = await insertWorkflows(scenario.pool, 8, 's7');
-    const events = makeEvents('s7', workflows, n, 7);
+    const workflows = await insertWorkflows(scenario.pool, 8, 's8');
+    const events = makeEvents('s8', workflows, n, 7);
     const sender = new RetryingSender([scenario.service.url], {
       concurrency: 32,
       deadlineMs: 300_000,
@@ -57,8 +57,8 @@ describe('reliability 7: PostgreSQL killed under ingest', () => {
     );
     await sending;
 
-    const processing = await waitProcessed(scenario.pool, 's7');
-    const stored = await storedEvents(scenario.pool, 's7');
+    const processing = await waitProcessed(scenario.pool, 's8');
+    const stored = await storedEvents(scenario.pool, 's8');
     const figures = accountFor(events, sender, stored);
     const comparison = await compareWithStateMachine(scenario.pool, workflows);
     const duringOutage: Record<string, number> = {};
@@ -68,7 +68,7 @@ describe('reliability 7: PostgreSQL killed under ingest', () => {
     const firstStoredAfter = sender.timeline.find((t) => t.at > upAt && t.answer === '202');
 
     report(
-      '7. PostgreSQL killed (SIGKILL) under ingest, crash recovery',
+      '8. PostgreSQL killed (SIGKILL) under ingest, crash recovery',
       {
         ...figures,
         processing,
