@@ -25,12 +25,18 @@ const transform = {
 module.exports = {
   // A global option (ignored inside a project): e2e suites boot apps and wait for real HTTP round trips.
   testTimeout: 60000,
+  // Under CI=true a skipped test fails the run (see the reporter).
+  reporters: ['default', '<rootDir>/test/support/no-skipped-tests-reporter.js'],
   projects: [
     {
       displayName: 'unit',
       testEnvironment: 'node',
       rootDir: '.',
-      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/scripts/**/*.spec.ts'],
+      testMatch: [
+        '<rootDir>/src/**/*.spec.ts',
+        '<rootDir>/scripts/**/*.spec.ts',
+        '<rootDir>/bench/**/*.spec.ts',
+      ],
       moduleFileExtensions: ['ts', 'js', 'json'],
       extensionsToTreatAsEsm: ['.ts'],
       modulePathIgnorePatterns: ['<rootDir>/dist/'],

@@ -31,6 +31,12 @@ module.exports = {
   displayName: 'reliability',
   testMatch: ['<rootDir>/test/reliability/**/*.reliability.ts'],
   globalSetup: '<rootDir>/test/reliability/support/global-setup.js',
+  // Under CI=true a skipped scenario fails the run; every run writes its results file.
+  reporters: [
+    'default',
+    '<rootDir>/test/support/no-skipped-tests-reporter.js',
+    '<rootDir>/test/reliability/support/results-reporter.js',
+  ],
   // Each scenario bounds its own phases; this only stops a run that is stuck beyond any of them.
   testTimeout: 30 * 60 * 1000,
   maxWorkers: 1,

@@ -4,7 +4,8 @@
  *
  * - `closed`: N connections each send their next request as soon as the previous one is answered (throughput).
  * - `open`: requests are due at a constant rate and latency is measured from when each was due, so a slow server
- *   cannot hide its stalls by slowing the client down (coordinated omission).
+ *   cannot hide its stalls by slowing the client down (coordinated omission). Requests wait for a free
+ *   connection of the pool when all are busy; that wait counts in their latency.
  * - `burst`: N requests due at the same instant; every answer is reported with its wall-clock due time.
  */
 import { randomUUID } from 'node:crypto';
@@ -16,7 +17,15 @@ import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../src/domain/opal';
 import { WEBHOOK_PATH } from '../src/domain/routes';
 
 export type LoadJob =
-  | ({ kind: 'webhook'; url: string; secret: string; workflowRefs: string[]; tag: string } & LoadShape)
+  | ({
+      kind: 'webhook';
+      url: string;
+      secret: string;
+      workflowRefs: string[];
+      tag: string;
+      /** Every n-th request repeats an event sent earlier in this run (same body, fresh signature); 0 = none. */
+      repeatEvery?: number;
+    } & LoadShape)
   | ({ kind: 'force-sync'; url: string; operatorKey: string; tag: string } & LoadShape);
 
 export type LoadShape =
@@ -35,6 +44,8 @@ export interface BurstAnswer {
 
 export interface LoadResult {
   sent: number;
+  /** Requests that repeated an earlier event (webhook jobs with `repeatEvery`). */
+  repeats: number;
   statuses: Record<string, number>;
   ok_2xx: number;
   errors: number;
@@ -42,6 +53,8 @@ export interface LoadResult {
   elapsed_ms: number;
   latencies_ms: number[];
   answers?: BurstAnswer[];
+  /** Open loop: requests still unanswered when the generator stopped waiting (counted as errors by the caller). */
+  unfinished?: number;
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -58,24 +71,20 @@ interface Outcome {
   text: string;
 }
 
-function prepare(job: LoadJob, n: number): Prepared {
+/** Bodies sent so far, for repeats: a sender retrying an event it already delivered. */
+const REPEAT_POOL = 2048;
+const sentBodies: Buffer[] = [];
+
+function prepare(job: LoadJob, n: number): Prepared & { repeat: boolean } {
   if (job.kind === 'webhook') {
-    const ref = job.workflowRefs[n % job.workflowRefs.length];
-    const agent = OPAL_AGENTS[n % OPAL_AGENTS.length];
-    const body = Buffer.from(
-      JSON.stringify({
-        event_id: `bench-${job.tag}-${n}-${randomUUID()}`,
-        workflow_id: ref,
-        workflow_name: STRATEGY_WORKFLOW,
-        event_type: 'agent_completed',
-        agent_id: agent,
-        execution_status: 'success',
-        agent_data: { summary: `${agent} finished its analysis`, items: n % 50 },
-        timestamp: new Date().toISOString(),
-        correlation_id: `bench-${job.tag}`,
-      }),
-    );
+    const repeat = !!job.repeatEvery && n % job.repeatEvery === job.repeatEvery - 1 && sentBodies.length > 0;
+    const body = repeat ? sentBodies[(n * 7919) % sentBodies.length] : webhookBody(job, n);
+    if (!repeat) {
+      if (sentBodies.length < REPEAT_POOL) sentBodies.push(body);
+      else sentBodies[n % REPEAT_POOL] = body;
+    }
     return {
+      repeat,
       path: WEBHOOK_PATH,
       body,
       headers: {
@@ -92,10 +101,29 @@ function prepare(job: LoadJob, n: number): Prepared {
     }),
   );
   return {
+    repeat: false,
     path: '/api/opal/sync',
     body,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${job.operatorKey}` },
   };
+}
+
+function webhookBody(job: Extract<LoadJob, { kind: 'webhook' }>, n: number): Buffer {
+  const ref = job.workflowRefs[n % job.workflowRefs.length];
+  const agent = OPAL_AGENTS[n % OPAL_AGENTS.length];
+  return Buffer.from(
+    JSON.stringify({
+      event_id: `bench-${job.tag}-${n}-${randomUUID()}`,
+      workflow_id: ref,
+      workflow_name: STRATEGY_WORKFLOW,
+      event_type: 'agent_completed',
+      agent_id: agent,
+      execution_status: 'success',
+      agent_data: { summary: `${agent} finished its analysis`, items: n % 50 },
+      timestamp: new Date().toISOString(),
+      correlation_id: `bench-${job.tag}`,
+    }),
+  );
 }
 
 function send(agent: Agent, base: URL, prepared: Prepared): Promise<Outcome> {
@@ -128,6 +156,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: job.connections });
   const result: LoadResult = {
     sent: 0,
+    repeats: 0,
     statuses: {},
     ok_2xx: 0,
     errors: 0,
@@ -144,13 +173,15 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     const prepared = prepare(job, index);
     const dueEpoch = Date.now() - (performance.now() - dueAt);
     result.sent += 1;
+    if (prepared.repeat) result.repeats += 1;
     try {
       const outcome = await send(agent, base, prepared);
       const latency = performance.now() - dueAt;
       result.latencies_ms.push(latency);
       result.statuses[outcome.status] = (result.statuses[outcome.status] ?? 0) + 1;
       if (outcome.status >= 200 && outcome.status < 300) result.ok_2xx += 1;
-      else if (result.error_samples.length < 5) result.error_samples.push(outcome.text.slice(0, 300));
+      else if (!prepared.repeat && result.error_samples.length < 5)
+        result.error_samples.push(outcome.text.slice(0, 300));
       if (keepAnswers) {
         let body: unknown = null;
         try {
@@ -180,17 +211,23 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     };
     await Promise.all(Array.from({ length: job.connections }, worker));
   } else if (job.mode === 'open') {
+    // Every request has its due time on a fixed schedule; each turn sends all that are due (a timer cannot fire
+    // more often than every millisecond), and latency counts from the due time, not from the send.
     const interval = 1000 / job.ratePerSec;
     const total = Math.floor((job.durationMs / 1000) * job.ratePerSec);
     const inFlight = new Set<Promise<void>>();
-    for (let i = 0; i < total; i += 1) {
-      const due = started + i * interval;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      const p: Promise<void> = fire(due).finally(() => inFlight.delete(p));
-      inFlight.add(p);
+    let i = 0;
+    while (i < total) {
+      const now = performance.now();
+      while (i < total && started + i * interval <= now) {
+        const p: Promise<void> = fire(started + i * interval).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        i += 1;
+      }
+      if (i < total) await sleep(Math.max(0, started + i * interval - performance.now()));
     }
     await Promise.race([Promise.all(inFlight), sleep(DRAIN_TIMEOUT_MS)]);
+    result.unfinished = inFlight.size;
   } else {
     const due = performance.now();
     await Promise.all(Array.from({ length: job.count }, () => fire(due)));

@@ -29,3 +29,24 @@ export function round(value: number | null, digits = 1): number | null {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** Median and range of repeated measurements of one figure (null entries are ignored). */
+export interface Spread {
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  runs: (number | null)[];
+}
+
+export function spread(values: readonly (number | null)[], digits = 2): Spread {
+  const present = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+  if (present.length === 0) return { median: null, min: null, max: null, runs: [...values] };
+  const mid = Math.floor(present.length / 2);
+  const median = present.length % 2 === 1 ? present[mid] : (present[mid - 1] + present[mid]) / 2;
+  return {
+    median: round(median, digits),
+    min: round(present[0], digits),
+    max: round(present[present.length - 1], digits),
+    runs: [...values],
+  };
+}

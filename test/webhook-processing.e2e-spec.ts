@@ -1,18 +1,31 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { jest } from '@jest/globals';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { buildSignatureHeader } from '../src/common/signature';
+import { buildDataSourceOptions, runMigrationsLocked } from '../src/database/data-source-options';
 import { OPAL_AGENTS } from '../src/domain/opal';
 import { EventProcessorService } from '../src/modules/webhooks/event-processor.service';
 import { WorkflowStateService } from '../src/modules/workflows/workflow-state.service';
 import { WorkflowsRepository } from '../src/modules/workflows/workflows.repository';
-import { operatorHeaders, resetDatabase, type TestApp } from './support/app';
+import {
+  baseTestEnv,
+  freePort,
+  operatorHeaders,
+  resetDatabase,
+  TEST_WEBHOOK_SECRET,
+  type TestApp,
+} from './support/app';
+import { testDatabaseUrl } from './support/database';
+import { ServiceProcess } from './support/service-process';
 import { waitFor } from './support/wait';
 import {
   createWebhookTestApp,
   insertWorkflow,
   postSigned,
+  WEBHOOK_PATH,
   workflowStatus,
-  type InsertedWorkflow,
 } from './support/webhooks';
 
 type Fields = Record<string, unknown>;
@@ -274,38 +287,7 @@ describe('webhook event processing (e2e)', () => {
   });
 });
 
-describe('webhook processing across restarts and instances (e2e)', () => {
-  it('processes events committed before a crash when the service starts again', async () => {
-    const stopped = await createWebhookTestApp({ processorEnabled: false });
-    let w: InsertedWorkflow;
-    const bodies: string[] = [];
-    try {
-      await resetDatabase(stopped.dataSource);
-      w = await insertWorkflow(stopped.dataSource);
-      bodies.push(...fullRun(w.opalWorkflowId!, ['roadmap_generator']));
-      await postAll(stopped.url, bodies);
-      // Committed and acknowledged, never processed: the instance goes away here.
-      expect(new Set(await processingStates(stopped, w.opalWorkflowId!))).toEqual(new Set(['pending']));
-      expect((await workflowStatus(stopped.dataSource, w.id)).status).toBe('triggered');
-    } finally {
-      await stopped.close();
-    }
-
-    const restarted = await createWebhookTestApp();
-    try {
-      await waitFor(
-        async () => allProcessed(await processingStates(restarted, w.opalWorkflowId!), bodies.length),
-        'processed after restart',
-      );
-      expect(await workflowStatus(restarted.dataSource, w.id)).toEqual({
-        status: 'partially_completed',
-        agents: { ...allAgents('completed'), roadmap_generator: 'failed' },
-      });
-    } finally {
-      await restarted.close();
-    }
-  });
-
+describe('webhook processing across failures and instances (e2e)', () => {
   it('marks the events of a workflow whose update fails as failed, and goes on with the rest of the batch', async () => {
     const app = await createWebhookTestApp({ processorEnabled: false });
     try {
@@ -381,6 +363,199 @@ describe('webhook processing across restarts and instances (e2e)', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+/** One signed POST on its own connection: the status, or 'lost' when the connection broke before an answer. */
+function deliver(baseUrl: string, body: string): Promise<number | 'lost'> {
+  return new Promise((resolve) => {
+    const req = httpRequest(
+      `${baseUrl}${WEBHOOK_PATH}`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': String(Buffer.byteLength(body)),
+          'X-OSA-Signature': buildSignatureHeader(TEST_WEBHOOK_SECRET, body),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve('lost'));
+      },
+    );
+    req.on('error', () => resolve('lost'));
+    req.end(body);
+  });
+}
+
+/**
+ * The built service as a child process, killed with SIGKILL: nothing of it runs after the kill (no shutdown
+ * hook, no drain, no pending promise), which is what a crash or an OOM kill leaves.
+ */
+describe('webhook ingest and processing across a SIGKILL of the service (e2e)', () => {
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    ds = await new DataSource(
+      buildDataSourceOptions({ url: await testDatabaseUrl(), poolSize: 3 }),
+    ).initialize();
+    await runMigrationsLocked(ds);
+  });
+  afterAll(async () => {
+    await resetDatabase(ds);
+    await ds.destroy();
+  });
+
+  const statesOf = async (workflowRef: string): Promise<string[]> => {
+    const rows: { processing_status: string }[] = await ds.query(
+      `SELECT processing_status FROM webhook_events WHERE workflow_ref = $1 ORDER BY sequence`,
+      [workflowRef],
+    );
+    return rows.map((r) => r.processing_status);
+  };
+
+  /** Backends of this database running a statement that starts with `prefix` (only those waiting for a lock). */
+  const backends = async (prefix: string, waitingForLock: boolean): Promise<number> => {
+    const rows: { n: number }[] = await ds.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND state = 'active' AND ltrim(query) LIKE $1
+          AND ($2::boolean IS FALSE OR wait_event_type = 'Lock')`,
+      [`${prefix}%`, waitingForLock],
+    );
+    return rows[0].n;
+  };
+  const waitingOnLock = (prefix: string) => backends(prefix, true);
+
+  it('processes events committed before the crash when the service starts again', async () => {
+    await resetDatabase(ds);
+    const w = await insertWorkflow(ds);
+    const bodies = fullRun(w.opalWorkflowId!, ['roadmap_generator']);
+    // Holding the workflow's row lock keeps processing from applying anything: its pass waits, inside the
+    // transaction that claimed the events, so the events stay committed and pending until the crash.
+    const holder = ds.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query(`SELECT 1 FROM workflows WHERE id = $1 FOR UPDATE`, [w.id]);
+    const env = await baseTestEnv(await freePort());
+    const first = new ServiceProcess(env);
+    let second: ServiceProcess | null = null;
+    try {
+      await first.start();
+      for (const body of bodies) expect(await deliver(first.url, body)).toBe(202);
+      await waitFor(async () => (await waitingOnLock('SELECT')) > 0, 'processing to wait for the workflow');
+      expect(await first.stop('SIGKILL')).toBeNull();
+      // Committed and acknowledged, never processed, and the process that took them is gone.
+      expect(await statesOf(w.opalWorkflowId!)).toEqual(bodies.map(() => 'pending'));
+      expect((await workflowStatus(ds, w.id)).status).toBe('triggered');
+      await holder.rollbackTransaction();
+
+      second = new ServiceProcess(env);
+      await second.start();
+      await waitFor(
+        async () => allProcessed(await statesOf(w.opalWorkflowId!), bodies.length),
+        'processed after the restart',
+      );
+      expect(await workflowStatus(ds, w.id)).toEqual({
+        status: 'partially_completed',
+        agents: { ...allAgents('completed'), roadmap_generator: 'failed' },
+      });
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+      await first.stop('SIGKILL');
+      await second?.stop('SIGKILL');
+    }
+  });
+
+  it('a SIGKILL while a group-commit batch is being written loses no acknowledged event and stores none twice', async () => {
+    await resetDatabase(ds);
+    const w = await insertWorkflow(ds);
+    const before = fullRun(w.opalWorkflowId!).slice(0, 6);
+    const during = Array.from({ length: 40 }, (_, i) =>
+      event(
+        w.opalWorkflowId!,
+        { event_type: 'agent_started', agent_id: OPAL_AGENTS[i % 9], execution_status: 'pending', seq: i },
+        new Date(),
+      ),
+    );
+    const idOf = (body: string) => (JSON.parse(body) as { event_id: string }).event_id;
+    const answers = new Map<string, (number | 'lost')[]>();
+    const note = (body: string, answer: number | 'lost') =>
+      answers.set(idOf(body), [...(answers.get(idOf(body)) ?? []), answer]);
+
+    const env = await baseTestEnv(await freePort());
+    const first = new ServiceProcess(env);
+    let second: ServiceProcess | null = null;
+    // Another transaction holds the keys of the second wave (uncommitted rows with the same idempotency keys):
+    // each batch INSERT that contains one of them waits inside PostgreSQL, i.e. the batch is in flight.
+    const blocker = ds.createQueryRunner();
+    await blocker.connect();
+    try {
+      await first.start();
+      for (const body of before) note(body, await deliver(first.url, body));
+      await blocker.startTransaction();
+      await blocker.query(
+        `INSERT INTO webhook_events (id, idempotency_key, source_event_id, event_type, workflow_ref, status,
+                                     occurred_at, received_at, processing_status, payload)
+         SELECT gen_random_uuid(), 'id:' || k, k, 'agent_started', 'blocker', 'pending', now(), now(), 'pending',
+                '{}'::jsonb
+           FROM unnest($1::text[]) k`,
+        [during.map(idOf)],
+      );
+      const inFlight = during.map((body) => deliver(first.url, body).then((answer) => note(body, answer)));
+      await waitFor(
+        async () => (await waitingOnLock('INSERT INTO webhook_events')) > 0,
+        'a batch INSERT waiting inside PostgreSQL',
+      );
+      expect(await first.stop('SIGKILL')).toBeNull();
+      await Promise.all(inFlight);
+      // The killed process's statements are still in PostgreSQL: released, they finish and commit, and
+      // their answers go nowhere.
+      await blocker.rollbackTransaction();
+      await waitFor(
+        async () => (await backends('INSERT INTO webhook_events', false)) === 0,
+        'the orphaned batch statements to finish',
+      );
+      const storedByOrphans: number = (
+        await ds.query(
+          `SELECT count(*)::int AS n FROM webhook_events WHERE source_event_id = ANY($1::text[])`,
+          [during.map(idOf)],
+        )
+      )[0].n;
+
+      // The sender retries what it has no answer for, as OPAL does.
+      second = new ServiceProcess(env);
+      await second.start();
+      for (const body of during) {
+        if (answers.get(idOf(body))?.at(-1) === 'lost') note(body, await deliver(second.url, body));
+      }
+
+      const rows: { source_event_id: string; n: number }[] = await ds.query(
+        `SELECT source_event_id, count(*)::int AS n FROM webhook_events WHERE workflow_ref = $1 GROUP BY 1`,
+        [w.opalWorkflowId],
+      );
+      const stored = new Map(rows.map((r) => [r.source_event_id, r.n]));
+      const all = [...before, ...during].map(idOf);
+      // Every event stored exactly once, after exactly one 202 or after a lost connection answered 409 on retry.
+      expect(all.filter((id) => stored.get(id) !== 1)).toEqual([]);
+      for (const id of all) {
+        const seen = answers.get(id) ?? [];
+        const ok = seen.join(',') === '202' || seen.join(',') === 'lost,202' || seen.join(',') === 'lost,409';
+        expect([id, seen, ok]).toEqual([id, seen, true]);
+      }
+      // The kill really cut a batch that was being written: some events were stored without their answer.
+      expect(storedByOrphans).toBeGreaterThan(0);
+      expect(all.filter((id) => answers.get(id)?.join(',') === 'lost,409')).toHaveLength(storedByOrphans);
+      expect([...stored.keys()].filter((id) => !all.includes(id))).toEqual([]);
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+      await first.stop('SIGKILL');
+      await second?.stop('SIGKILL');
     }
   });
 });

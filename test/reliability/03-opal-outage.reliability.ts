@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { waitFor } from '../support/wait';
 import {
   cleanupAll,
+  counted,
   distinctFreePorts,
   operatorHeaders,
   report,
@@ -137,19 +138,27 @@ describe('reliability 3: OPAL outage', () => {
       )
     ).rows;
 
-    report('3. OPAL outage', {
-      syncs_sent: syncs,
-      answers_while_down: countBy(answers.map((a) => a.status)),
-      external_status_while_down: countBy(answers.map((a) => a.body.sync_details?.external_opal?.status)),
-      workflow_statuses_while_down: [...statusesWhileDown],
-      opal_down_ms: upAt - downAt,
-      attempts_while_down: attemptsWhileDown,
-      trigger_attempts: Object.fromEntries(triggerRows.map((r) => [r.status, r.n])),
-      recovery_ms_all_accepted_after_opal_up: acceptedAfterMs,
-      recovery_ms_all_completed_after_opal_up: completedAfterMs,
-      opal_accepted_once: `${acceptedCounts.filter((c) => c === 1).length}/${syncs}`,
-      final_statuses: await status(),
-    });
+    const answerCounts = countBy(answers.map((a) => a.status));
+    const externalStatuses = countBy(answers.map((a) => a.body.sync_details?.external_opal?.status));
+    const failedAttempts = triggerRows.filter((r) => r.status !== '200').reduce((sum, r) => sum + r.n, 0);
+    const acceptedOnce = acceptedCounts.filter((c) => c === 1).length;
+    report(
+      `3. OPAL down ${Math.round((upAt - downAt) / 1000)} s, ${syncs} force syncs`,
+      {
+        syncs_sent: syncs,
+        answers_while_down: answerCounts,
+        external_status_while_down: externalStatuses,
+        workflow_statuses_while_down: [...statusesWhileDown],
+        opal_down_ms: upAt - downAt,
+        attempts_while_down: attemptsWhileDown,
+        trigger_attempts: Object.fromEntries(triggerRows.map((r) => [r.status, r.n])),
+        recovery_ms_all_accepted_after_opal_up: acceptedAfterMs,
+        recovery_ms_all_completed_after_opal_up: completedAfterMs,
+        opal_accepted_once: `${acceptedOnce}/${syncs}`,
+        final_statuses: await status(),
+      },
+      `answers while down ${counted(answerCounts)} (${counted(externalStatuses)}), none reported as a success; ${failedAttempts} failed attempts recorded; all accepted ${(acceptedAfterMs / 1000).toFixed(1)} s after OPAL returned, ${acceptedOnce}/${syncs} exactly once; all completed after ${(completedAfterMs / 1000).toFixed(1)} s`,
+    );
 
     expect(answers.map((a) => a.status)).toEqual(ids.map(() => 202));
     expect(answers.every((a) => a.body.sync_details.external_opal.triggered === false)).toBe(true);

@@ -2,14 +2,16 @@ import type { Pool } from 'pg';
 import { waitFor } from '../support/wait';
 import {
   accountFor,
-  compareWithReplay,
+  compareWithStateMachine,
   insertWorkflows,
   storedEvents,
   waitProcessed,
 } from './support/checks';
 import {
   cleanupAll,
+  counted,
   distinctFreePorts,
+  n as fmt,
   operatorHeaders,
   report,
   ServiceChild,
@@ -146,7 +148,7 @@ describe('reliability 4: two instances on one database', () => {
     const acceptedByNone = events.filter(
       (e) => toA.outcomes.get(e.id) !== 'accepted' && toB.outcomes.get(e.id) !== 'accepted',
     ).length;
-    const comparison = await compareWithReplay(a.url, workflows);
+    const comparison = await compareWithStateMachine(pool, workflows);
     const oldLeft: number = (
       await pool.query(`SELECT count(*)::int AS n FROM webhook_events WHERE source_event_id LIKE 's4old-%'`)
     ).rows[0].n;
@@ -160,34 +162,38 @@ describe('reliability 4: two instances on one database', () => {
     }, 'OPAL accepted both syncs');
     const opalState = await opal.state();
 
-    report('4. two instances on one database', {
-      concurrent_force_syncs: concurrentSyncs,
-      force_sync_winners: winners.length,
-      force_sync_409_naming_winner: conflicts.filter(
-        (r) => r.body.details?.[0]?.sync_id === winners[0]?.body.sync_id,
-      ).length,
-      workflows_for_one_client: singleFlightRows,
-      idempotency_key_answers: countBy(idempotent.map((r) => `${r.status}:${r.body.sync_id}`)).length,
-      idempotency_key_workflows: idempotentRows,
-      opal_accepted: syncIds.map((id) => opalState.accepted[id]),
-      events_sent_to_each: n,
-      stored: stored.stored,
-      duplicates: stored.duplicates,
-      lost_via_sender_1: ofA.lost,
-      lost_via_sender_2: ofB.lost,
-      accepted_202_by_sender_1: toA.figures.accepted,
-      accepted_202_by_sender_2: toB.figures.accepted,
-      accepted_by_both_senders: acceptedByBoth,
-      accepted_by_neither_sender: acceptedByNone,
-      cut_off: toA.figures.cutOff + toB.figures.cutOff,
-      processing,
-      replays_on_b_while_ingesting: replayAnswers,
-      cleanup_deleted: cleanups.map((c) => `${c.status}:${c.body.deleted}`),
-      old_events: oldEvents,
-      old_events_left: oldLeft,
-      workflows_matching_replay: `${comparison.workflows - comparison.mismatches.length}/${comparison.workflows}`,
-      service_error_lines: a.output.errorLines.length + b.output.errorLines.length,
-    });
+    report(
+      '4. Two instances on one database, requests alternating',
+      {
+        concurrent_force_syncs: concurrentSyncs,
+        force_sync_winners: winners.length,
+        force_sync_409_naming_winner: conflicts.filter(
+          (r) => r.body.details?.[0]?.sync_id === winners[0]?.body.sync_id,
+        ).length,
+        workflows_for_one_client: singleFlightRows,
+        idempotency_key_answers: countBy(idempotent.map((r) => `${r.status}:${r.body.sync_id}`)).length,
+        idempotency_key_workflows: idempotentRows,
+        opal_accepted: syncIds.map((id) => opalState.accepted[id]),
+        events_sent_to_each: n,
+        stored: stored.stored,
+        duplicates: stored.duplicates,
+        lost_via_sender_1: ofA.lost,
+        lost_via_sender_2: ofB.lost,
+        accepted_202_by_sender_1: toA.figures.accepted,
+        accepted_202_by_sender_2: toB.figures.accepted,
+        accepted_by_both_senders: acceptedByBoth,
+        accepted_by_neither_sender: acceptedByNone,
+        cut_off: toA.figures.cutOff + toB.figures.cutOff,
+        processing,
+        replays_on_b_while_ingesting: replayAnswers,
+        cleanup_deleted: cleanups.map((c) => `${c.status}:${c.body.deleted}`),
+        old_events: oldEvents,
+        old_events_left: oldLeft,
+        workflows_matching_state_machine: `${comparison.matching}/${comparison.workflows}`,
+        service_error_lines: a.output.errorLines.length + b.output.errorLines.length,
+      },
+      `${concurrentSyncs} concurrent force syncs: ${winners.length} × 200/202, ${conflicts.length} × 409, ${singleFlightRows} workflow; one Idempotency-Key sent 10 times: ${idempotentRows} workflow; ${fmt(n)} events sent to both (each twice): ${fmt(stored.stored)} stored, ${stored.duplicates} twice, ${ofA.lost + ofB.lost} lost, ${fmt(processing.processed ?? 0)} processed; ${counted(replayAnswers)} replays on one instance while both ingest; cleanup on both at once deleted ${fmt(oldEvents - oldLeft)}/${fmt(oldEvents)} old events, each once; ${comparison.matching}/${comparison.workflows} workflows as the state machine makes of their stored events`,
+    );
     for (const line of [...a.output.errorLines, ...b.output.errorLines].slice(0, 5)) {
       process.stdout.write(`  service error: ${line}\n`);
     }

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { scrape } from './support/checks';
-import { operatorHeaders, report, sleep, tunable } from './support/harness';
+import { n, operatorHeaders, report, sleep, tunable } from './support/harness';
 import { http, type HttpAnswer } from './support/http';
 import { singleServiceScenario } from './support/scenario';
 import { signedHeaders, WEBHOOK_PATH } from './support/sender';
@@ -45,7 +45,8 @@ describe('reliability 5: slow and hostile clients', () => {
     }
     await sleep(1000);
 
-    // Meanwhile, ordinary clients are served promptly.
+    // Meanwhile, ordinary clients are served: every probe and event below is answered while every slow client
+    // still holds its connection (how long they took is a figure of the results, not a pass mark).
     const liveLatencies: number[] = [];
     const legitAnswers: number[] = [];
     for (let i = 0; i < 20; i++) {
@@ -67,8 +68,9 @@ describe('reliability 5: slow and hostile clients', () => {
           })
         ).status,
       );
-      await sleep(200);
+      await sleep(100);
     }
+    const slowStillOpenAfterOrdinary = slow.filter((c) => c.closedAt === null).length;
 
     // Oversized bodies: with a length, and chunked without one; on the webhook path (1 MiB) and elsewhere (64 KiB).
     const big = Buffer.alloc(5 * 1024 * 1024, 'a');
@@ -128,32 +130,45 @@ describe('reliability 5: slow and hostile clients', () => {
       .process_resident_memory_bytes;
 
     const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
-    report('5. slow and hostile clients', {
-      slow_clients: slowCount,
-      slow_clients_cut_off: slowCount - stillOpen,
-      max_s_to_cut_idle: (cutAfter('idle') / 1000).toFixed(1),
-      max_s_to_cut_slow_headers: (cutAfter('slow_headers') / 1000).toFixed(1),
-      max_s_to_cut_slow_body: (cutAfter('slow_body') / 1000).toFixed(1),
-      answers_to_slow_clients: countBy(slow.map((c) => c.answer || 'closed without answer')),
-      live_probe_ms_max_during_attack: Math.max(...liveLatencies),
-      legit_events_during_attack: countBy(legitAnswers.map(String)),
-      oversized_answers: countBy(oversized),
-      rss_mb_start_after_oversized_end: [mb(rssStart), mb(rssAfterOversized), mb(rssEnd)],
-      flood_requests: floodCount,
-      flood_answers: floodAnswers,
-      flood_429_with_retry_after: retryAfterOn429,
-      webhook_limit_per_min: WEBHOOK_LIMIT_PER_MIN,
-      events_stored_by_flood: eventsAfter - eventsBefore,
-      rejected_delivery_rows: rejected.rows,
-      rejected_deliveries_counted: rejected.total,
-      ready_after: live.status,
-    });
+    const flood401 = floodAnswers['401'] ?? 0;
+    const flood429 = floodAnswers['429'] ?? 0;
+    report(
+      '5. Slow and hostile clients',
+      {
+        slow_clients: slowCount,
+        slow_clients_cut_off: slowCount - stillOpen,
+        max_s_to_cut_idle: (cutAfter('idle') / 1000).toFixed(1),
+        max_s_to_cut_slow_headers: (cutAfter('slow_headers') / 1000).toFixed(1),
+        max_s_to_cut_slow_body: (cutAfter('slow_body') / 1000).toFixed(1),
+        answers_to_slow_clients: countBy(slow.map((c) => c.answer || 'closed without answer')),
+        live_probe_ms_max_during_attack: Math.max(...liveLatencies),
+        slow_clients_open_while_ordinary_clients_served: slowStillOpenAfterOrdinary,
+        legit_events_during_attack: countBy(legitAnswers.map(String)),
+        oversized_answers: countBy(oversized),
+        rss_mb_start_after_oversized_end: [mb(rssStart), mb(rssAfterOversized), mb(rssEnd)],
+        flood_requests: floodCount,
+        flood_answers: floodAnswers,
+        flood_429_with_retry_after: retryAfterOn429,
+        webhook_limit_per_min: WEBHOOK_LIMIT_PER_MIN,
+        events_stored_by_flood: eventsAfter - eventsBefore,
+        rejected_delivery_rows: rejected.rows,
+        rejected_deliveries_counted: rejected.total,
+        ready_after: live.status,
+      },
+      `${slowCount} slow clients (idle, slow headers, slow body): ${slowCount - stillOpen} cut off by the server timeouts (the last after ${(Math.max(cutAfter('idle'), cutAfter('slow_headers'), cutAfter('slow_body')) / 1000).toFixed(0)} s); meanwhile ${liveLatencies.length} liveness probes answered (slowest ${Math.max(...liveLatencies)} ms) and ${legitAnswers.filter((a) => a === 202).length}/${legitAnswers.length} real events accepted; oversized bodies ${Object.entries(
+        countBy(oversized),
+      )
+        .map(([a, c]) => `${c} × ${a}`)
+        .join(
+          ', ',
+        )}; ${n(floodCount)} wrongly signed posts at ${WEBHOOK_LIMIT_PER_MIN}/min: ${n(flood401)} × 401, ${n(flood429)} × 429 (${n(retryAfterOn429)} with Retry-After), ${rejected.rows} rejected-delivery rows, ${eventsAfter - eventsBefore} events stored`,
+    );
 
     expect(stillOpen).toBe(0);
     expect(cutAfter('idle')).toBeLessThan(HEADERS_TIMEOUT_MS + CHECK_INTERVAL_MS + 5000);
     expect(cutAfter('slow_headers')).toBeLessThan(HEADERS_TIMEOUT_MS + CHECK_INTERVAL_MS + 5000);
     expect(cutAfter('slow_body')).toBeLessThan(REQUEST_TIMEOUT_MS + CHECK_INTERVAL_MS + 5000);
-    expect(Math.max(...liveLatencies)).toBeLessThan(1000);
+    expect(slowStillOpenAfterOrdinary).toBe(slowCount);
     expect(legitAnswers).toEqual(legitAnswers.map(() => 202));
     expect(oversized.every((a) => a === '413' || a === 'closed by server')).toBe(true);
     expect(oversized.filter((a) => a === '413').length).toBeGreaterThan(0);

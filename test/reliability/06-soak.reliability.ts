@@ -1,5 +1,14 @@
-import { accountFor, insertWorkflows, median, scrape, storedEvents, waitProcessed } from './support/checks';
-import { operatorHeaders, report, sleep, tunable } from './support/harness';
+import { waitFor } from '../support/wait';
+import {
+  accountFor,
+  compareWithStateMachine,
+  insertWorkflows,
+  median,
+  scrape,
+  storedEvents,
+  waitProcessed,
+} from './support/checks';
+import { counted, n as fmt, operatorHeaders, report, sleep, tunable } from './support/harness';
 import { http, json } from './support/http';
 import { singleServiceScenario } from './support/scenario';
 import { makeEvents, RetryingSender, signedHeaders, WEBHOOK_PATH } from './support/sender';
@@ -11,15 +20,27 @@ const SERIES = [
   'nodejs_eventloop_lag_mean_seconds',
 ];
 
+/** /metrics is scraped this often; the start and end windows are made of these samples. */
+const SAMPLE_EVERY_S = 1;
+/** Fewest samples in each window: a window of one or two samples says nothing about a trend. */
+const MIN_WINDOW = 5;
+
 /**
- * Scenario 6: mixed traffic for a while (full 10 min, quick 60 s): unique events, repeats, wrongly signed
- * callbacks, force syncs whose simulated workflows call back, and reads. Memory and event-loop lag, sampled from
- * the service's /metrics, stay flat; every event is accounted for.
+ * Scenario 6: mixed traffic for a while (full 10 min, quick 60 s, CI 20 s): unique events, repeats, wrongly
+ * signed callbacks, force syncs whose simulated workflows call back, and reads. Memory, sampled every second
+ * from the service's /metrics, stays flat between a start window and a separate end window; every event is
+ * accounted for, every force sync's workflow completes, and no request of the soak is left unaccounted (a
+ * rejected promise counts, it is not dropped). Event-loop lag is reported, not judged: on a shared machine it
+ * measures the neighbours as much as the service.
  */
 describe('reliability 6: soak', () => {
-  const scenario = singleServiceScenario('s6', { OPAL_SIMULATOR_AGENT_DELAY_MS: '20' });
+  // The soak's workflows must not time out while it runs (a time-out is not an event the check can fold).
+  const scenario = singleServiceScenario('s6', {
+    OPAL_SIMULATOR_AGENT_DELAY_MS: '20',
+    WORKFLOW_TIMEOUT_MINUTES: '120',
+  });
 
-  it('keeps memory and event-loop lag flat under mixed traffic, with every event accounted for', async () => {
+  it('keeps memory flat under mixed traffic, with every event, request and force sync accounted for', async () => {
     const seconds = tunable('RELIABILITY_SOAK_SECONDS', { full: 600, quick: 60 });
     const perSecond = tunable('RELIABILITY_SOAK_EVENTS_PER_S', { full: 100, quick: 100 });
     const ticksPerSecond = 10;
@@ -39,8 +60,13 @@ describe('reliability 6: soak', () => {
     const reads: Record<string, number> = {};
     const samples: (Record<string, number> & { at: number })[] = [];
     const inFlight = new Set<Promise<unknown>>();
+    const rejected: string[] = [];
     const track = (p: Promise<unknown>): void => {
-      const tracked = p.catch(() => undefined).finally(() => inFlight.delete(tracked));
+      const tracked = p
+        .catch((error: unknown) => {
+          rejected.push(String(error).slice(0, 200));
+        })
+        .finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
     };
     const count = (into: Record<string, number>, key: string | number): void => {
@@ -91,7 +117,7 @@ describe('reliability 6: soak', () => {
           ),
         );
       }
-      if (tick % (5 * ticksPerSecond) === 0) {
+      if (tick % (SAMPLE_EVERY_S * ticksPerSecond) === 0) {
         track(
           scrape(scenario.service.url, SERIES).then((values) =>
             samples.push({ ...values, at: Date.now() - began }),
@@ -105,49 +131,75 @@ describe('reliability 6: soak', () => {
     const processing = await waitProcessed(scenario.pool, 's6', 180_000);
     const stored = await storedEvents(scenario.pool, 's6');
     const figures = accountFor(events.slice(0, sent), unique, stored);
-    const syncStatuses: Record<string, number> = Object.fromEntries(
-      (
-        await scenario.pool.query(
-          `SELECT status, count(*)::int AS n FROM workflows WHERE client_name LIKE 's6-%' AND source = 'force_sync'
-            AND triggered_by <> 'reliability' GROUP BY status`,
-        )
-      ).rows.map((r: { status: string; n: number }) => [r.status, r.n]),
-    );
-
-    // Flat: the start is the median of three samples after a warm-up, the end the median of the last three.
-    const steady = samples.filter((s) => s.at >= Math.min(15_000, seconds * 250)).sort((x, y) => x.at - y.at);
-    const window = (from: number): Record<string, number> =>
+    // Every force sync answered 200 was accepted by OPAL: its workflow must complete (its callbacks arrive after
+    // the soak's last tick).
+    const syncStatus = async (): Promise<Record<string, number>> =>
       Object.fromEntries(
-        SERIES.map((name) => [name, median(steady.slice(from, from + 3).map((s) => s[name]))]),
+        (
+          await scenario.pool.query(
+            `SELECT status, count(*)::int AS n FROM workflows WHERE client_name LIKE 's6-%' AND source = 'force_sync'
+              AND triggered_by <> 'reliability' GROUP BY status`,
+          )
+        ).rows.map((r: { status: string; n: number }) => [r.status, r.n]),
       );
-    const start = window(0);
-    const end = window(Math.max(0, steady.length - 3));
+    const syncsSent = Object.values(syncs).reduce((sum, c) => sum + c, 0);
+    const syncStatuses = await waitFor(
+      async () => {
+        const statuses = await syncStatus();
+        return (statuses.completed ?? 0) === syncsSent ? statuses : null;
+      },
+      'every force sync of the soak completed',
+      { timeoutMs: 120_000, intervalMs: 250 },
+    ).catch(() => syncStatus());
+    const comparison = await compareWithStateMachine(scenario.pool, workflows);
+
+    // Flat: a start window after a warm-up and a separate end window, each of several samples (medians).
+    const steady = samples.filter((s) => s.at >= Math.min(15_000, seconds * 250)).sort((x, y) => x.at - y.at);
+    const windowSize = Math.max(MIN_WINDOW, Math.min(60, Math.floor(steady.length / 3)));
+    const startWindow = steady.slice(0, windowSize);
+    const endWindow = steady.slice(Math.max(windowSize, steady.length - windowSize));
+    const window = (part: typeof steady): Record<string, number> =>
+      Object.fromEntries(SERIES.map((name) => [name, median(part.map((s) => s[name]))]));
+    const start = window(startWindow);
+    const end = window(endWindow);
     const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
     const ms = (secondsValue: number): number => Math.round(secondsValue * 10000) / 10;
 
-    report('6. soak (mixed traffic)', {
-      duration_s: sendSeconds.toFixed(0),
-      ...figures,
-      processing,
-      repeats_sent: repeats.figures.sent,
-      repeats_answered_409: repeats.figures.alreadyStored,
-      repeats_stored_again: repeats.figures.accepted,
-      bad_signature_answers: badSignature,
-      force_sync_answers: syncs,
-      force_sync_workflows: syncStatuses,
-      read_answers: reads,
-      samples: steady.length,
-      rss_mb_start_end: [mb(start.process_resident_memory_bytes), mb(end.process_resident_memory_bytes)],
-      heap_used_mb_start_end: [mb(start.nodejs_heap_size_used_bytes), mb(end.nodejs_heap_size_used_bytes)],
-      event_loop_lag_p99_ms_start_end: [
-        ms(start.nodejs_eventloop_lag_p99_seconds),
-        ms(end.nodejs_eventloop_lag_p99_seconds),
-      ],
-      event_loop_lag_mean_ms_start_end: [
-        ms(start.nodejs_eventloop_lag_mean_seconds),
-        ms(end.nodejs_eventloop_lag_mean_seconds),
-      ],
-    });
+    report(
+      `6. Soak: ${Math.round(sendSeconds / 60) >= 1 ? `${Math.round(sendSeconds / 60)} min` : `${Math.round(sendSeconds)} s`} of mixed traffic`,
+      {
+        duration_s: sendSeconds.toFixed(0),
+        ...figures,
+        processing,
+        repeats_sent: repeats.figures.sent,
+        repeats_answered_409: repeats.figures.alreadyStored,
+        repeats_stored_again: repeats.figures.accepted,
+        bad_signature_answers: badSignature,
+        force_sync_answers: syncs,
+        force_sync_workflows: syncStatuses,
+        read_answers: reads,
+        rejected_promises: rejected.length,
+        rejected_samples: rejected.slice(0, 5),
+        workflows_matching_state_machine: `${comparison.matching}/${comparison.workflows}`,
+        samples: steady.length,
+        window_samples: [startWindow.length, endWindow.length],
+        window_seconds: [
+          [startWindow[0]?.at, startWindow.at(-1)?.at].map((ms) => Math.round((ms ?? 0) / 1000)),
+          [endWindow[0]?.at, endWindow.at(-1)?.at].map((ms) => Math.round((ms ?? 0) / 1000)),
+        ],
+        rss_mb_start_end: [mb(start.process_resident_memory_bytes), mb(end.process_resident_memory_bytes)],
+        heap_used_mb_start_end: [mb(start.nodejs_heap_size_used_bytes), mb(end.nodejs_heap_size_used_bytes)],
+        event_loop_lag_p99_ms_start_end: [
+          ms(start.nodejs_eventloop_lag_p99_seconds),
+          ms(end.nodejs_eventloop_lag_p99_seconds),
+        ],
+        event_loop_lag_mean_ms_start_end: [
+          ms(start.nodejs_eventloop_lag_mean_seconds),
+          ms(end.nodejs_eventloop_lag_mean_seconds),
+        ],
+      },
+      `${fmt(sent)} events sent, ${fmt(figures.acknowledged_202)} × 202, ${fmt(figures.stored)} stored (${figures.duplicates} twice, ${figures.lost} lost), ${fmt(processing.processed ?? 0)} processed; ${fmt(repeats.figures.sent)} repeats: ${counted({ '409': repeats.figures.alreadyStored, '202': repeats.figures.accepted })}; bad signatures ${counted(badSignature)}; force syncs ${counted(syncs)}, ${syncStatuses.completed ?? 0} completed; reads ${counted(reads)}; ${rejected.length} requests rejected; RSS ${mb(start.process_resident_memory_bytes)} → ${mb(end.process_resident_memory_bytes)} MB, heap used ${mb(start.nodejs_heap_size_used_bytes)} → ${mb(end.nodejs_heap_size_used_bytes)} MB (medians of ${startWindow.length} and ${endWindow.length} samples), event-loop lag p99 ${ms(start.nodejs_eventloop_lag_p99_seconds)} → ${ms(end.nodejs_eventloop_lag_p99_seconds)} ms; ${comparison.matching}/${comparison.workflows} workflows as the state machine makes of their stored events`,
+    );
 
     expect(figures.unaccounted).toBe(0);
     expect(figures.cut_off).toBe(0);
@@ -160,15 +212,18 @@ describe('reliability 6: soak', () => {
     expect(Object.keys(badSignature)).toEqual(['401']);
     expect(Object.keys(syncs)).toEqual(['200']);
     expect(Object.keys(reads)).toEqual(['200']);
-    expect(steady.length).toBeGreaterThanOrEqual(3);
+    expect(rejected).toEqual([]);
+    expect(syncStatuses).toEqual({ completed: syncsSent });
+    expect(comparison.mismatches).toEqual([]);
+    // Two separate windows of enough samples each.
+    expect(startWindow.length).toBeGreaterThanOrEqual(MIN_WINDOW);
+    expect(endWindow.length).toBeGreaterThanOrEqual(MIN_WINDOW);
+    expect(startWindow.at(-1)!.at).toBeLessThan(endWindow[0].at);
     expect(end.process_resident_memory_bytes).toBeLessThan(
       start.process_resident_memory_bytes * 1.3 + 30 * 2 ** 20,
     );
     expect(end.nodejs_heap_size_used_bytes).toBeLessThan(
       start.nodejs_heap_size_used_bytes * 1.5 + 20 * 2 ** 20,
-    );
-    expect(end.nodejs_eventloop_lag_p99_seconds).toBeLessThan(
-      Math.max(3 * start.nodejs_eventloop_lag_p99_seconds, 0.1),
     );
   });
 });

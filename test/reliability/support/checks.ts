@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { OPAL_AGENTS } from '../../../src/domain/opal';
+import { OPAL_AGENTS, isAgentId } from '../../../src/domain/opal';
+import type { EventType } from '../../../src/domain/events';
+import type { WorkflowStatus } from '../../../src/domain/workflow';
+import {
+  foldEvents,
+  initialWorkflowState,
+  type StateEvent,
+  type WorkflowState,
+} from '../../../src/modules/workflows/workflow-state';
 import { waitFor } from '../../support/wait';
 import { operatorHeaders } from './harness';
-import { json } from './http';
 import type { OutgoingEvent, RetryingSender } from './sender';
 
 /** Workflow rows as force sync leaves them once OPAL accepted them, with their nine pending agents. */
@@ -103,41 +110,134 @@ export function accountFor(
   };
 }
 
-export interface StateComparison {
-  workflows: number;
-  mismatches: { id: string; live: unknown; replay: unknown }[];
+export interface StateMismatch {
+  id: string;
+  field: string;
+  stored: unknown;
+  expected: unknown;
 }
 
-/** Each workflow's live state against a dry-run replay of all its stored events from scratch. */
-export async function compareWithReplay(baseUrl: string, workflowIds: string[]): Promise<StateComparison> {
-  const mismatches: StateComparison['mismatches'] = [];
+export interface StateComparison {
+  workflows: number;
+  /** Workflows whose stored state is exactly what the state machine makes of their events. */
+  matching: number;
+  events: number;
+  mismatches: StateMismatch[];
+}
+
+/** The state-machine event of a callback body as OPAL sent it (the contract's fields, read by the test). */
+function stateEventOf(payload: Record<string, unknown>, receivedMs: number): StateEvent {
+  const type = payload.event_type as EventType;
+  const agent = typeof payload.agent_id === 'string' && isAgentId(payload.agent_id) ? payload.agent_id : null;
+  const error = (payload.error as { message?: unknown } | undefined)?.message;
+  return {
+    type,
+    agentId: agent,
+    outcome:
+      type === 'agent_completed' ? (payload.execution_status === 'failure' ? 'failed' : 'success') : null,
+    occurredAt: new Date(typeof payload.timestamp === 'string' ? payload.timestamp : receivedMs),
+    error: typeof error === 'string' && error !== '' ? error : null,
+  };
+}
+
+/** What the comparison looks at: the parts of a state that do not depend on the order events are applied in. */
+function comparable(state: WorkflowState): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    status: state.status,
+    started_at: state.startedAt?.getTime() ?? null,
+  };
+  for (const agent of OPAL_AGENTS) {
+    out[`${agent}.status`] = state.agents[agent].status;
+    out[`${agent}.started_at`] = state.agents[agent].startedAt?.getTime() ?? null;
+  }
+  return out;
+}
+
+/**
+ * Checks each workflow's stored state independently of the service's own code paths: the stored events that
+ * name the workflow (as their received bodies say, not as the service linked them) are folded through the pure
+ * state machine from the state the workflow was created in, and the result is compared with the stored
+ * workflow and agent rows: the statuses and start times, which the state machine makes independent of the order
+ * of application (a fold in reverse order must agree, else that is reported too). Every event must also be
+ * processed and linked to the workflow its body names.
+ */
+export async function compareWithStateMachine(pool: Pool, workflowIds: string[]): Promise<StateComparison> {
+  const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
+  const workflows: { id: string; status: WorkflowStatus; started_at: number | null }[] = (
+    await pool.query(`SELECT id, status, ${ms('started_at')} FROM workflows WHERE id = ANY($1::uuid[])`, [
+      workflowIds,
+    ])
+  ).rows;
+  const agents: { workflow_id: string; agent_id: string; status: string; started_at: number | null }[] = (
+    await pool.query(
+      `SELECT workflow_id, agent_id, status, ${ms('started_at')} FROM agent_runs WHERE workflow_id = ANY($1::uuid[])`,
+      [workflowIds],
+    )
+  ).rows;
+  const events: {
+    ref: string;
+    sync_id: string | null;
+    processing_status: string;
+    payload: Record<string, unknown>;
+    received_at: number;
+  }[] = (
+    await pool.query(
+      `SELECT payload->>'workflow_id' AS ref, sync_id, processing_status, payload, ${ms('received_at')}
+         FROM webhook_events WHERE payload->>'workflow_id' = ANY($1::text[]) ORDER BY sequence`,
+      [workflowIds],
+    )
+  ).rows;
+
+  const mismatches: StateMismatch[] = [];
+  for (const event of events) {
+    if (event.processing_status !== 'processed' || event.sync_id !== event.ref) {
+      mismatches.push({
+        id: event.ref,
+        field: `event ${String(event.payload.event_id)}`,
+        stored: { processing_status: event.processing_status, sync_id: event.sync_id },
+        expected: { processing_status: 'processed', sync_id: event.ref },
+      });
+    }
+  }
   for (const id of workflowIds) {
-    const replay = await json<{ resulting_state: { status: string; agents: Record<string, string> } }>(
-      `${baseUrl}/api/orchestrations/replay`,
-      {
-        headers: operatorHeaders(),
-        body: { workflow_id: id, dry_run: true, replay_options: { force_reprocess: true } },
-      },
-    );
-    const live = await json<{ status: string; agents: { agent_id: string; status: string }[] }>(
-      `${baseUrl}/api/opal/sync/${id}`,
-      { headers: operatorHeaders() },
-    );
-    if (replay.status !== 200 || live.status !== 200) {
-      mismatches.push({ id, live: live.status, replay: replay.status });
+    const row = workflows.find((w) => w.id === id);
+    if (!row) {
+      mismatches.push({ id, field: 'row', stored: null, expected: 'a workflow row' });
       continue;
     }
-    const liveState = {
-      status: live.body.status,
-      agents: Object.fromEntries(live.body.agents.map((a) => [a.agent_id, a.status])),
-    };
-    const expected = replay.body.resulting_state;
-    const same =
-      liveState.status === expected.status &&
-      OPAL_AGENTS.every((agent) => liveState.agents[agent] === expected.agents[agent]);
-    if (!same) mismatches.push({ id, live: liveState, replay: expected });
+    const own = events.filter((e) => e.ref === id).map((e) => stateEventOf(e.payload, e.received_at));
+    const inOrder = comparable(foldEvents(initialWorkflowState('triggered'), own));
+    const reversed = comparable(foldEvents(initialWorkflowState('triggered'), [...own].reverse()));
+    const stored: Record<string, unknown> = { status: row.status, started_at: roundMs(row.started_at) };
+    for (const agent of OPAL_AGENTS) {
+      const a = agents.find((x) => x.workflow_id === id && x.agent_id === agent);
+      stored[`${agent}.status`] = a?.status ?? null;
+      stored[`${agent}.started_at`] = roundMs(a?.started_at ?? null);
+    }
+    for (const field of Object.keys(inOrder)) {
+      if (inOrder[field] !== reversed[field]) {
+        mismatches.push({
+          id,
+          field: `${field} (depends on the order)`,
+          stored: reversed[field],
+          expected: inOrder[field],
+        });
+      } else if (stored[field] !== inOrder[field]) {
+        mismatches.push({ id, field, stored: stored[field], expected: inOrder[field] });
+      }
+    }
   }
-  return { workflows: workflowIds.length, mismatches };
+  const wrong = new Set(mismatches.map((m) => m.id));
+  return {
+    workflows: workflowIds.length,
+    matching: workflowIds.filter((id) => !wrong.has(id)).length,
+    events: events.length,
+    mismatches: mismatches.slice(0, 20),
+  };
+}
+
+function roundMs(value: number | null): number | null {
+  return value === null ? null : Math.round(value);
 }
 
 /** Scrapes the Prometheus text and returns the value of each named series without labels. */

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Env } from '../../../src/config/settings';
 import { SERVICE_NODE_FLAGS } from '../../../src/memory-policy';
 import { waitFor } from '../../support/wait';
@@ -243,13 +243,49 @@ export class SimulatorChild extends NodeChild {
   }
 }
 
-/** One line per figure, easy to read in a CI log and to copy into the README. */
-export function report(scenario: string, figures: Record<string, unknown>): void {
+/**
+ * One line per figure in the log, and the scenario's record for the results file (results-reporter.js): its
+ * title, a one-sentence summary built from the figures (the README's Reliability table shows it), the figures.
+ */
+export function report(
+  scenario: string,
+  figures: Record<string, unknown>,
+  summary: string = summarizeFigures(figures),
+): void {
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   const lines = Object.entries(figures).map(
     ([key, value]) => `  ${key.padEnd(width)}  ${typeof value === 'string' ? value : JSON.stringify(value)}`,
   );
-  process.stdout.write(`\n[reliability:${PROFILE}] ${scenario}\n${lines.join('\n')}\n`);
+  process.stdout.write(`\n[reliability:${PROFILE}] ${scenario}\n${lines.join('\n')}\n  => ${summary}\n`);
+  const dir = process.env.RELIABILITY_FIGURES_DIR;
+  const testPath = expect.getState().testPath;
+  if (dir && testPath) {
+    writeFileSync(
+      join(dir, `${basename(testPath)}.json`),
+      `${JSON.stringify({ title: scenario, summary, figures }, null, 2)}\n`,
+    );
+  }
+}
+
+/** For a scenario that gives no summary of its own: its figures, compactly. */
+function summarizeFigures(figures: Record<string, unknown>): string {
+  return Object.entries(figures)
+    .map(
+      ([key, value]) =>
+        `${key.replace(/_/g, ' ')} ${typeof value === 'string' ? value : JSON.stringify(value)}`,
+    )
+    .join('; ');
+}
+
+/** {"200": 108, "503": 2} → "108 × 200, 2 × 503", for summaries. */
+export function counted(counts: Record<string, number>): string {
+  const entries = Object.entries(counts);
+  return entries.length === 0 ? 'none' : entries.map(([key, count]) => `${n(count)} × ${key}`).join(', ');
+}
+
+/** 12345 → "12,345", for summaries. */
+export function n(value: number): string {
+  return value.toLocaleString('en-US');
 }
 
 export function sleep(ms: number): Promise<void> {
