@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { BodyProblemPipe } from './common/body-problem.pipe';
 import { clientErrorHandler } from './common/client-error';
+import { enableGracefulShutdown } from './common/graceful-shutdown';
 import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger } from './common/json-logger';
 import { routeFirst } from './common/route-order';
@@ -59,6 +60,8 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
   // API answers are not served conditionally; an ETag would hash every body (static files keep their own).
   express.set('etag', false);
   express.set('trust proxy', config.trustProxy);
+  // First of the middleware: once shutting down, every answer closes its connection.
+  enableGracefulShutdown(app, config.shutdownGraceMs);
   express.use(helmet());
   express.enableCors({
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
@@ -75,7 +78,6 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
   app.useGlobalPipes(new BodyProblemPipe(), createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   setupOpenApi(app);
-  app.enableShutdownHooks();
 
   if (config.operatorApiKeys.length === 0 && !config.isProduction) {
     new Logger('Security').warn(

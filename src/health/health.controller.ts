@@ -48,6 +48,7 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ description: 'Not ready, or shutting down', type: HealthReportDto })
   checkReadiness(): Promise<HealthCheckResult> {
     return this.health.check([
+      () => this.indicators.accepting('shutdown'),
       () => this.db.pingCheck('database', { timeout: 3000 }),
       () => this.indicators.migrations('migrations'),
     ]);

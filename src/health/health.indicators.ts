@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
+import { ShutdownState } from '../common/graceful-shutdown';
 import { AppConfig } from '../config/app-config';
 import { OpalConfigurationService } from '../modules/opal/opal-configuration.service';
 import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
@@ -13,6 +14,7 @@ export class HealthIndicators {
     private readonly config: AppConfig,
     private readonly opal: OpalConfigurationService,
     private readonly events: WebhookEventsService,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   /** Events stored but not yet applied; degraded (still 200) above the alert threshold. */
@@ -26,6 +28,12 @@ export class HealthIndicators {
     } catch {
       return session.down({ message: 'backlog unavailable' });
     }
+  }
+
+  /** Down from the moment the service starts shutting down, so that traffic moves to other instances. */
+  accepting(key: string) {
+    const session = this.indicator.check(key);
+    return this.shutdown.draining ? session.down({ message: 'shutting down' }) : session.up();
   }
 
   async migrations(key: string) {

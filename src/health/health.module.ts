@@ -3,6 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { OpalModule } from '../modules/opal/opal.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { WorkflowsModule } from '../modules/workflows/workflows.module';
+import { ShutdownState } from '../common/graceful-shutdown';
 import { HealthController } from './health.controller';
 import { HealthIndicators } from './health.indicators';
 import { MetricsSampler } from './metrics-sampler';
@@ -11,6 +12,6 @@ import { MetricsSampler } from './metrics-sampler';
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), OpalModule, WebhooksModule, WorkflowsModule],
   controllers: [HealthController],
-  providers: [HealthIndicators, MetricsSampler],
+  providers: [HealthIndicators, MetricsSampler, ShutdownState],
 })
 export class HealthModule {}
