@@ -67,7 +67,13 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     exposedHeaders: ['X-Correlation-ID', 'Retry-After', 'Idempotent-Replayed'],
   });
-  express.use(requestContextMiddleware(app.get(MetricsService)));
+  const metrics = app.get(MetricsService);
+  express.use(
+    requestContextMiddleware((labels, seconds) => {
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, seconds);
+    }),
+  );
   express.use(...bodyMiddlewares());
   express.use(app.get(WebhookRejectionsService).oversizedBodies());
   express.use(expressErrorHandler());

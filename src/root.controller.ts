@@ -1,11 +1,11 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Public } from './common/policy';
+import { Public } from './policy/policy';
 import { apiPath } from './domain/routes';
 import { MetricsService } from './metrics/metrics.service';
 import { ServiceIndexDto } from './service-index.dto';
-import { SERVICE_VERSION } from './version';
+import { SERVICE_VERSION } from './domain/version';
 
 @ApiTags('meta')
 @Controller()

@@ -2,7 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import request from 'supertest';
-import { ROUTE_POLICY, type RoutePolicy } from '../src/common/policy';
+import { ROUTE_POLICY, type RoutePolicy } from '../src/policy/policy';
 import { servedPath } from './support/routes';
 import { createTestApp, resetDatabase, TEST_OPERATOR_KEY, type TestApp } from './support/app';
 

@@ -6,7 +6,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import request from 'supertest';
-import { THROTTLE_GROUP } from '../src/common/throttling';
+import { THROTTLE_GROUP } from '../src/policy/throttling';
 import { servedPath } from './support/routes';
 import { createTestApp, freePort, operatorHeaders, resetDatabase, type TestApp } from './support/app';
 import { waitFor } from './support/wait';

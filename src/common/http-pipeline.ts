@@ -1,6 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Logger } from '@nestjs/common';
-import type { MetricsService } from '../metrics/metrics.service';
 import { mapError } from './error-mapping';
 import { API_PREFIX, WEBHOOK_PATH } from '../domain/routes';
 import { routeTemplateOf } from './http-utils';
@@ -26,8 +25,18 @@ export interface RequestWithBody extends Request {
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
-/** Correlation id on every answer and every log line of the request; one access log line and metrics per request. */
-export function requestContextMiddleware(metrics: MetricsService) {
+/** The labels of one answered request, for the request metrics. */
+export interface RequestLabels {
+  method: string;
+  route: string;
+  status: string;
+}
+
+/**
+ * Correlation id on every answer and every log line of the request; one access log line per request, and
+ * `onAnswered` (the request metrics) once it is answered.
+ */
+export function requestContextMiddleware(onAnswered: (labels: RequestLabels, seconds: number) => void) {
   const logger = new Logger('HTTP');
   return (req: Request, res: Response, next: NextFunction): void => {
     const correlationId = acceptCorrelationId(req.headers['x-correlation-id']) ?? newCorrelationId('req');
@@ -38,8 +47,7 @@ export function requestContextMiddleware(metrics: MetricsService) {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const route = routeTemplateOf(req);
       const labels = { method: req.method, route, status: String(res.statusCode) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, durationMs / 1000);
+      onAnswered(labels, durationMs / 1000);
       RequestContext.run(context, () => {
         const line = {
           msg: 'request',

@@ -6,7 +6,7 @@ import {
   TypeOrmHealthIndicator,
   type HealthCheckResult,
 } from '@nestjs/terminus';
-import { Public } from '../common/policy';
+import { Public } from '../policy/policy';
 import { HealthReportDto } from './health-report.dto';
 import { HealthIndicators } from './health.indicators';
 

@@ -13,7 +13,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { OperatorAuth } from '../../common/policy';
+import { OperatorAuth } from '../../policy/policy';
 import { WorkflowListResponseDto, WorkflowResponseDto } from '../workflows/dto/workflow-response.dto';
 import { WorkflowsService } from '../workflows/workflows.service';
 import { ForceSyncRequestDto } from './dto/force-sync-request.dto';
@@ -22,7 +22,7 @@ import { ListSyncsQueryDto } from './dto/list-syncs-query.dto';
 import { SyncConfigurationResponseDto } from './dto/sync-configuration.dto';
 import { ForceSyncService } from './force-sync.service';
 import { writeAnswer } from './write-answer';
-import { ThrottleGroup } from '../../common/throttling';
+import { ThrottleGroup } from '../../policy/throttling';
 
 export const IDEMPOTENCY_KEY_HEADER_DOC = {
   name: 'Idempotency-Key',

@@ -7,8 +7,8 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { OPAL_AGENTS, SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../../domain/opal';
 import { apiPath, syncStatusPath } from '../../domain/routes';
 import type { SyncScope } from '../../domain/opal';
+import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
-import { buildTriggerPayload, newSpanId } from '../opal/trigger-payload';
 import { WorkflowStateService } from '../workflows/workflow-state.service';
 import type { ForceSyncRequestDto } from './dto/force-sync-request.dto';
 import type { ForceSyncResponseDto } from './dto/force-sync-response.dto';
@@ -75,6 +75,7 @@ export class ForceSyncService {
   constructor(
     private readonly config: AppConfig,
     private readonly opalConfig: OpalConfigurationService,
+    private readonly opal: OpalClientService,
     private readonly workflowState: WorkflowStateService,
     private readonly dispatcher: TriggerDispatcherService,
     private readonly idempotency: IdempotencyService,
@@ -214,10 +215,9 @@ export class ForceSyncService {
     const context = RequestContext.current();
     if (context) context.workflowCorrelationId = correlationId;
     const createdAt = new Date();
-    const payload = buildTriggerPayload({
+    const payload = this.opal.buildRequest({
       syncId,
       correlationId,
-      spanId: newSpanId(),
       clientName: spec.clientName,
       industry: spec.industry,
       recipients: spec.recipients,
@@ -225,8 +225,6 @@ export class ForceSyncService {
       includeRagUpdate: spec.includeRagUpdate,
       triggeredBy: spec.triggeredBy,
       forceSync: spec.source === 'force_sync',
-      callbackUrl: this.opalConfig.callbackUrl(),
-      workspaceId: this.config.opal.workspaceId,
       triggerTimestamp: createdAt,
       sessionId: spec.sessionId,
       engineForm: spec.engineForm,

@@ -11,7 +11,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { OperatorAuth } from '../../common/policy';
+import { OperatorAuth } from '../../policy/policy';
 import {
   OrchestrationTriggerInfoDto,
   OrchestrationTriggerRequestDto,
@@ -20,7 +20,7 @@ import {
 import { IDEMPOTENCY_KEY_HEADER_DOC } from './force-sync.controller';
 import { ForceSyncService } from './force-sync.service';
 import { writeAnswer } from './write-answer';
-import { ThrottleGroup } from '../../common/throttling';
+import { ThrottleGroup } from '../../policy/throttling';
 
 @ApiTags('orchestrations')
 @Controller('orchestrations')

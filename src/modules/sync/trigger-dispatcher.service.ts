@@ -5,8 +5,6 @@ import { AppConfig } from '../../config/app-config';
 import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import type { OpalAttemptResult } from '../opal/opal-client.service';
-import { retryDelayMs, shouldRetry } from '../opal/retry-policy';
-import type { BackoffPolicy } from '../opal/retry-policy';
 import {
   WorkflowStateService,
   type TriggerAttemptRecord,
@@ -50,14 +48,6 @@ export class TriggerDispatcherService implements OnModuleDestroy {
     private readonly opalConfig: OpalConfigurationService,
     private readonly workflowState: WorkflowStateService,
   ) {}
-
-  get policy(): BackoffPolicy {
-    return {
-      baseDelayMs: this.config.opal.retryBaseDelayMs,
-      maxDelayMs: this.config.opal.retryMaxDelayMs,
-      maxAttempts: this.config.opal.maxAttempts,
-    };
-  }
 
   /** The claim a new workflow starts with, so the background loop leaves it to the request that created it. */
   get initialLeaseMs(): number {
@@ -120,12 +110,9 @@ export class TriggerDispatcherService implements OnModuleDestroy {
     const interrupted = signal?.aborted === true && result.outcome !== 'accepted';
     const responseTimeMs =
       requestStartedAt === undefined ? null : Math.round(performance.now() - requestStartedAt);
-    let decision: TriggerAttemptRecord['decision'];
-    if (result.outcome === 'accepted') decision = { kind: 'accepted' };
-    else if (interrupted) decision = { kind: 'retry', retryInMs: 0 };
-    else if (shouldRetry(claim.attempt, result.outcome, this.policy)) {
-      decision = { kind: 'retry', retryInMs: retryDelayMs(claim.attempt, this.policy, result.retryAfterMs) };
-    } else decision = { kind: 'give_up' };
+    const decision: TriggerAttemptRecord['decision'] = interrupted
+      ? { kind: 'retry', retryInMs: 0 }
+      : this.opal.nextStep(claim.attempt, result);
     const state = await this.workflowState.recordTriggerAttempt({
       syncId: claim.syncId,
       attempt: claim.attempt,

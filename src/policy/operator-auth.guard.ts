@@ -3,9 +3,9 @@ import type { Request } from 'express';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
-import { AppError } from './app-error';
-import { keyFingerprint, matchesAnyKey } from './constant-time';
-import { bearerTokenOf, routeTemplateOf } from './http-utils';
+import { AppError } from '../common/app-error';
+import { keyFingerprint, matchesAnyKey } from '../common/constant-time';
+import { bearerTokenOf, routeTemplateOf } from '../common/http-utils';
 
 /**
  * Bearer operator keys (OPERATOR_API_KEYS, several at once for rotation). Outside production with no keys
