@@ -167,5 +167,21 @@ describe('workflow versions and "workflow changed" notifications (e2e)', () => {
       expect(heard).toEqual([w.id]);
       expect(await versionOf(t, w.id)).toBe(2);
     });
+
+    it('offers the same notifications as an Observable, until unsubscribed', async () => {
+      const w = await insertWorkflow(t.dataSource);
+      await postSigned(t.url, callback(w.opalWorkflowId!, { event_type: 'workflow_started' })).expect(202);
+      const seen: WorkflowChanged[] = [];
+      const subscription = t.app
+        .get(WorkflowEvents)
+        .changes()
+        .subscribe((change) => seen.push(change));
+      expect(await t.app.get(EventProcessorService).processBatch()).toBe(1);
+      subscription.unsubscribe();
+      await postSigned(t.url, callback(w.opalWorkflowId!, { event_type: 'workflow_failed' })).expect(202);
+      expect(await t.app.get(EventProcessorService).processBatch()).toBe(1);
+      expect(seen).toEqual([{ syncId: w.id, version: 2, status: 'running' }]);
+      expect(await versionOf(t, w.id)).toBe(3);
+    });
   });
 });

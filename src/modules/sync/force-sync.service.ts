@@ -9,7 +9,7 @@ import { apiPath, syncStatusPath } from '../../domain/routes';
 import type { SyncScope } from '../../domain/opal';
 import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
-import { WorkflowStateService } from '../workflows/workflow-state.service';
+import { WorkflowStateService, type TriggerClaim } from '../workflows/workflow-state.service';
 import type { ForceSyncRequestDto } from './dto/force-sync-request.dto';
 import type { ForceSyncResponseDto } from './dto/force-sync-response.dto';
 import type {
@@ -231,8 +231,9 @@ export class ForceSyncService {
       clientMetadata: spec.clientMetadata,
     });
 
+    let firstCall: TriggerClaim;
     try {
-      await this.workflowState.create({
+      firstCall = await this.workflowState.create({
         id: syncId,
         correlationId,
         source: spec.source,
@@ -259,7 +260,7 @@ export class ForceSyncService {
       Math.min(this.config.opal.timeoutMs, this.config.opal.forceSyncResponseBudgetMs - elapsed),
     );
     // The attempt's record stores the response time (what is left after it is only building the answer).
-    const dispatched = await this.dispatcher.attemptNow(syncId, Math.floor(timeoutMs), started);
+    const dispatched = await this.dispatcher.attemptNow(firstCall, Math.floor(timeoutMs), started);
     const { state } = dispatched;
     const externalDurationMs = dispatched.attempt.durationMs;
 

@@ -63,10 +63,12 @@ export class TriggerDispatcherService implements OnModuleDestroy {
    * The creating request's own first call, made right after the workflow was committed already holding that
    * call's claim (see `initialLeaseMs`); its answer time is recorded with it.
    */
-  async attemptNow(syncId: string, timeoutMs: number, requestStartedAt: number): Promise<DispatchResult> {
-    const request = await this.workflowState.outboundRequest(syncId);
-    if (!request) throw new Error(`workflow ${syncId} vanished after creation`);
-    return this.send({ ...request, attempt: 1 }, timeoutMs, undefined, requestStartedAt);
+  async attemptNow(
+    claim: TriggerClaim,
+    timeoutMs: number,
+    requestStartedAt: number,
+  ): Promise<DispatchResult> {
+    return this.send(claim, timeoutMs, undefined, requestStartedAt);
   }
 
   /** Claims the calls to OPAL that are due (as many as there is room for) and starts them. */

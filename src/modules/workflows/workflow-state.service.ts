@@ -104,11 +104,12 @@ export class WorkflowStateService {
   }
 
   /**
-   * Creates a workflow (pending, nine pending agents, its first call to OPAL claimed by the creating request).
-   * Throws SYNC_ALREADY_ACTIVE (with the active workflow's id) when single flight applies and one is active.
+   * Creates a workflow (pending, nine pending agents, its first call to OPAL claimed by the creating request) and
+   * answers that first call: the request as stored. Throws SYNC_ALREADY_ACTIVE (with the active workflow's id)
+   * when single flight applies and one is active.
    */
-  async create(input: NewWorkflow): Promise<void> {
-    await this.transaction(async (tx) => {
+  async create(input: NewWorkflow): Promise<TriggerClaim> {
+    return this.transaction(async (tx) => {
       if (input.singleFlightMinutes !== null && input.syncScope !== null) {
         const active = await this.repo.lockScopeAndFindActive(
           tx.manager,
@@ -124,8 +125,14 @@ export class WorkflowStateService {
           );
         }
       }
-      const version = await this.repo.insert(tx.manager, input);
-      tx.created({ syncId: input.id, version, status: 'pending' });
+      const stored = await this.repo.insert(tx.manager, input);
+      tx.created({ syncId: input.id, version: stored.version, status: 'pending' });
+      return {
+        syncId: input.id,
+        attempt: 1,
+        correlationId: input.correlationId,
+        payload: stored.outboundPayload,
+      };
     });
   }
 
@@ -151,12 +158,6 @@ export class WorkflowStateService {
       }
       return claims;
     });
-  }
-
-  /** The stored request of a workflow's trigger (the creating request sends its first call with it). */
-  async outboundRequest(syncId: string): Promise<Omit<TriggerClaim, 'attempt'> | null> {
-    const request = (await this.repo.outboundOf([syncId])).get(syncId);
-    return request ? { syncId, correlationId: request.correlationId, payload: request.payload } : null;
   }
 
   /**

@@ -37,16 +37,15 @@ export class WorkflowTransaction {
     readonly manager: EntityManager,
     private readonly repo: WorkflowsRepository,
     /** What this transaction stored, per workflow: published once it commits. */
-    private stored: Map<string, WorkflowChanged>,
+    private readonly stored: Map<string, WorkflowChanged>,
   ) {}
 
   /** Loads workflows into the transaction; with `lock`, locks their rows in id order until it ends. */
   async load(syncIds: readonly string[], options: { lock: boolean }): Promise<Map<string, LoadedWorkflow>> {
+    // Changes not written yet would be lost by reading the rows again.
+    if (syncIds.some((id) => this.pending.has(id))) await this.flush();
     const rows = await this.repo.load(this.manager, syncIds, options);
-    for (const [id, workflow] of rows) {
-      this.loaded.set(id, workflow);
-      this.pending.delete(id);
-    }
+    for (const [id, workflow] of rows) this.loaded.set(id, workflow);
     return rows;
   }
 

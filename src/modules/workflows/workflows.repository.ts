@@ -310,19 +310,23 @@ export class WorkflowsRepository {
 
   /**
    * The workflow (pending, its first call already claimed by the creating request) and its nine pending agents,
-   * in one statement. Answers the stored version (1).
+   * in one statement. Answers the stored version (1) and the request as stored (jsonb orders its keys: every call,
+   * the first included, sends these bytes).
    */
-  async insert(manager: EntityManager, input: NewWorkflowRow): Promise<number> {
-    const rows: { version: number }[] = await manager.query(
+  async insert(
+    manager: EntityManager,
+    input: NewWorkflowRow,
+  ): Promise<{ version: number; outboundPayload: Record<string, unknown> }> {
+    const rows: { version: number; outbound_payload: Record<string, unknown> }[] = await manager.query(
       `WITH workflow AS (
          INSERT INTO workflows (id, correlation_id, session_id, source, status, sync_scope, client_name,
                                 triggered_by, outbound_payload, trigger_attempts, next_attempt_at)
          VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, 1, now() + ($9::int * interval '1 millisecond'))
-         RETURNING id, version),
+         RETURNING id, version, outbound_payload),
        agents AS (
          INSERT INTO agent_runs (workflow_id, agent_id, status)
          SELECT workflow.id, agent_id, 'pending' FROM workflow, unnest($10::text[]) AS agent_id)
-       SELECT version FROM workflow`,
+       SELECT version, outbound_payload FROM workflow`,
       [
         input.id,
         input.correlationId,
@@ -336,7 +340,7 @@ export class WorkflowsRepository {
         [...OPAL_AGENTS],
       ],
     );
-    return rows[0].version;
+    return { version: rows[0].version, outboundPayload: rows[0].outbound_payload };
   }
 
   /** Ids of pending workflows whose next call is due (no lock: a hint for `lockDueTriggers`). */
