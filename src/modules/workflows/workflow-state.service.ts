@@ -1,27 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppError } from '../../common/app-error';
-import type { SyncScope } from '../../domain/opal';
-import type { TriggerOutcome, WorkflowSource, WorkflowStatus } from '../../domain/workflow';
+import type { TriggerOutcome, WorkflowStatus } from '../../domain/workflow';
 import { WorkflowEvents, type WorkflowChanged } from './workflow-events.service';
 import { WorkflowTransaction } from './workflow-transaction';
-import { WorkflowsRepository } from './workflows.repository';
+import { WorkflowsRepository, type NewWorkflowRow } from './workflows.repository';
 
 export type { AgentState, StoredCallback, WorkflowState } from './workflow-state';
 export type { ReceivedCallback, WorkflowTransaction } from './workflow-transaction';
 export type { LoadedWorkflow, WorkflowRef } from './workflows.repository';
 
-export interface NewWorkflow {
-  id: string;
-  correlationId: string;
-  source: WorkflowSource;
-  syncScope: SyncScope | null;
-  clientName: string;
-  triggeredBy: string;
-  sessionId: string | null;
-  outboundPayload: Record<string, unknown>;
-  /** The request makes the first call itself and holds its claim this long. */
-  firstAttemptLeaseMs: number;
+export interface NewWorkflow extends NewWorkflowRow {
   /**
    * Refuse (409 SYNC_ALREADY_ACTIVE) while a workflow of the same scope and client is active and younger than
    * this many minutes; concurrent creations of one scope and client are serialised across instances.
