@@ -177,7 +177,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(expr.WorkflowSuccessRateLow).toMatch(/workflows_finished_total.*\[1h\].*< 0\.90$/);
     expect(expr.AgentSuccessRateLow).toMatch(/agent_runs_finished_total.*\[1h\].*< 0\.95$/);
     expect(expr.WorkflowDurationSlow).toMatch(
-      /^histogram_quantile\(0\.95, .*workflow_duration_seconds_bucket\[1h\].*\) > 480$/,
+      /^histogram_quantile\(0\.95, .*workflow_duration_seconds_bucket\{[^}]*\}\[1h\].*\) > 480$/,
     );
     expect(expr.EventProcessingSuccessLow).toMatch(/webhook_events_processed_total.*\[1h\].*< 0\.99$/);
   });
@@ -189,6 +189,19 @@ describe('deploy/prometheus/alerts.yml', () => {
       (u) => !registered.has(u.name) && !OUTCOME_SERIES_NOT_YET_EMITTED.includes(metricOf(u.name)),
     );
     expect(unknown).toEqual([]);
+  });
+
+  it('selects only the series of the job "opal-force-sync" (another service may use the same names)', () => {
+    const selectors = rules.flatMap((r) =>
+      metricNames(r.expr).flatMap((name) =>
+        [...r.expr.matchAll(new RegExp(`\\b${name}(\\{[^}]*\\})?`, 'g'))].map((m) => ({
+          alert: r.alert,
+          selector: m[0],
+        })),
+      ),
+    );
+    expect(selectors.length).toBeGreaterThan(15);
+    expect(selectors.filter((s) => !s.selector.includes('{job="opal-force-sync"'))).toEqual([]);
   });
 
   it('finds metric names in an expression (and so can fail)', () => {
