@@ -1,11 +1,5 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
-import {
-  ApiExcludeEndpoint,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiProduces,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from './common/error-response.dto';
 import { Public } from './common/policy';
@@ -39,8 +33,10 @@ export class RootController {
 
   /** Prometheus text format. With `METRICS_PORT` set it is served on that port instead, and here answers 404. */
   @Get('metrics')
-  @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus exposition format', schema: { type: 'string' } })
+  @ApiOkResponse({
+    description: 'Prometheus exposition format',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @ApiNotFoundResponse({ description: 'NOT_FOUND: served on METRICS_PORT instead', type: ErrorResponseDto })
   @Header('Cache-Control', 'no-store')
   async getMetrics(@Res() res: Response): Promise<void> {
