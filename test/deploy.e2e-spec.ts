@@ -4,10 +4,12 @@ import request from 'supertest';
 import { parseAllDocuments, parse } from 'yaml';
 import { ENV_VARIABLES, loadSettings, type ConfigValidationError } from '../src/config/settings';
 import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
-import { createTestApp, type TestApp } from './support/app';
+import { createTestApp, freePort, type TestApp } from './support/app';
 
 // Structural checks of the deployment files against the service itself: probe paths are real routes, ports,
-// image, user and commands agree with the Dockerfile, and every variable named is one the config module reads.
+// image, user and commands agree with the Dockerfile, every variable named is one the config module reads, the
+// metrics port is wired the same way in the Deployment, Service, ServiceMonitor and NetworkPolicy, and the
+// scrape gives the job name the alert rules select.
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is walked field by field */
 const root = process.cwd();
 const k8sDir = join(root, 'deploy', 'k8s');
@@ -29,6 +31,11 @@ const configMap = byKind('ConfigMap');
 const secret = byKind('Secret');
 const podSpecs = [deployment.spec.template.spec, job.spec.template.spec];
 const app = deployment.spec.template.spec.containers[0];
+const service = byKind('Service');
+const serviceMonitor = byKind('ServiceMonitor');
+const networkPolicy = byKind('NetworkPolicy');
+const containerPort = (name: string): number =>
+  (app.ports as { name: string; containerPort: number }[]).find((p) => p.name === name)!.containerPort;
 const exposed = Number(/^EXPOSE (\d+)$/m.exec(dockerfile)![1]);
 const dockerCmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]) as string[];
 const dockerUser = /^USER (\S+)$/m.exec(dockerfile)![1];
@@ -51,13 +58,24 @@ describe('deployment files (e2e)', () => {
         'Deployment',
         'HorizontalPodAutoscaler',
         'Job',
+        'NetworkPolicy',
         'PodDisruptionBudget',
         'Secret',
         'Service',
+        'ServiceMonitor',
       ].sort(),
     );
     const kustomization = parse(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'));
     for (const file of kustomization.resources as string[]) expect(existsSync(join(k8sDir, file))).toBe(true);
+    // Left out on purpose (each file says why): the Secret template, the per-release Job, the Operator's CRD kind.
+    const files = readdirSync(k8sDir).filter(
+      (file) => file.endsWith('.yaml') && file !== 'kustomization.yaml',
+    );
+    expect(files.filter((file) => !(kustomization.resources as string[]).includes(file)).sort()).toEqual([
+      'migration-job.yaml',
+      'secret.template.yaml',
+      'servicemonitor.yaml',
+    ]);
   });
 
   it('probes the health routes, which are GET routes of the document and answer 200 on a running app', async () => {
@@ -73,25 +91,96 @@ describe('deployment files (e2e)', () => {
     expect(app.startupProbe.periodSeconds * app.startupProbe.failureThreshold).toBeGreaterThanOrEqual(30);
   });
 
-  it('uses one port everywhere: container, Dockerfile, ConfigMap PORT, Service target and compose', () => {
-    expect(app.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
+  it('uses one API port everywhere: container, Dockerfile, ConfigMap PORT, Service target and compose', () => {
+    expect(app.ports[0]).toEqual({ name: 'http', containerPort: 3000, protocol: 'TCP' });
     expect(exposed).toBe(3000);
     expect(configMap.data.PORT).toBe('3000');
-    const service = byKind('Service');
-    expect(service.spec.ports[0].targetPort).toBe('http');
+    expect(service.spec.ports[0]).toMatchObject({ name: 'http', targetPort: 'http' });
     expect(compose.services.service.ports).toEqual(['3000:3000']);
-    expect(deployment.spec.template.metadata.annotations['prometheus.io/port']).toBe('3000');
-    expect(
-      openapi.paths[deployment.spec.template.metadata.annotations['prometheus.io/path']]?.get,
-    ).toBeDefined();
+  });
+
+  it('serves metrics on their own port, wired the same in ConfigMap, Deployment, annotations, Service and ServiceMonitor', () => {
+    const metricsPort = Number(configMap.data.METRICS_PORT);
+    expect(metricsPort).not.toBe(Number(configMap.data.PORT));
+    expect(app.ports).toEqual([
+      { name: 'http', containerPort: 3000, protocol: 'TCP' },
+      { name: 'metrics', containerPort: metricsPort, protocol: 'TCP' },
+    ]);
+    const annotations = deployment.spec.template.metadata.annotations;
+    expect(annotations['prometheus.io/port']).toBe(String(metricsPort));
+    expect(openapi.paths[annotations['prometheus.io/path']]?.get).toBeDefined();
+    expect(service.spec.ports).toContainEqual({
+      name: 'metrics',
+      port: metricsPort,
+      targetPort: 'metrics',
+      protocol: 'TCP',
+    });
+
+    expect(serviceMonitor.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(serviceMonitor.spec.selector.matchLabels).toEqual(service.metadata.labels);
+    expect(serviceMonitor.spec.namespaceSelector).toBeUndefined();
+    expect(serviceMonitor.spec.endpoints).toHaveLength(1);
+    const [endpoint] = serviceMonitor.spec.endpoints;
+    expect(service.spec.ports.find((p: any) => p.name === endpoint.port)?.targetPort).toBe('metrics');
+    expect(endpoint.path).toBe(annotations['prometheus.io/path']);
+  });
+
+  it('scrapes with the job name the alert rules select (the Service name; no jobLabel override)', () => {
+    const alerts = readFileSync(join(root, 'deploy', 'prometheus', 'alerts.yml'), 'utf8');
+    const jobs = new Set([...alerts.matchAll(/\bjob="([^"]+)"/g)].map((m) => m[1]));
+    expect([...jobs]).toEqual([service.metadata.name]);
+    expect(serviceMonitor.spec.jobLabel).toBeUndefined();
+    expect(serviceMonitor.spec.endpoints[0].relabelings).toBeUndefined();
+  });
+
+  it('answers the scrape path on the metrics port and 404 for it on the API port, probes staying on the API port', async () => {
+    // The ConfigMap's port may be taken on this machine: the same wiring on a free one.
+    const port = await freePort();
+    const withMetricsPort = await createTestApp({ METRICS_PORT: String(port) });
+    try {
+      const path = serviceMonitor.spec.endpoints[0].path as string;
+      const scrape = await request(`http://127.0.0.1:${port}`).get(path).expect(200);
+      expect(scrape.text).toContain('# TYPE database_up gauge');
+      await request(withMetricsPort.url).get(path).expect(404);
+      for (const probe of [app.livenessProbe, app.readinessProbe, app.startupProbe]) {
+        expect(probe.httpGet.port).toBe('http');
+        await request(withMetricsPort.url).get(probe.httpGet.path).expect(200);
+      }
+    } finally {
+      await withMetricsPort.close();
+    }
+  });
+
+  it('admits only the ingress controller to the API port and Prometheus to the metrics port', () => {
+    const podLabels = deployment.spec.template.metadata.labels;
+    expect(networkPolicy.spec.podSelector.matchLabels).toEqual(podLabels);
+    expect(networkPolicy.spec.policyTypes).toEqual(['Ingress']);
+    const rules = networkPolicy.spec.ingress as any[];
+    expect(rules.map((r) => r.ports)).toEqual([
+      [{ port: 'http', protocol: 'TCP' }],
+      [{ port: 'metrics', protocol: 'TCP' }],
+    ]);
+    for (const rule of rules) {
+      // One peer per rule, naming both a namespace and pods: "these pods in that namespace", never either alone.
+      expect(rule.from).toHaveLength(1);
+      expect(Object.keys(rule.from[0]).sort()).toEqual(['namespaceSelector', 'podSelector']);
+      expect(Object.keys(rule.from[0].namespaceSelector.matchLabels)).toEqual([
+        'kubernetes.io/metadata.name',
+      ]);
+      expect(Object.keys(rule.from[0].podSelector.matchLabels).length).toBeGreaterThan(0);
+    }
+    // The named ports are the container's.
+    for (const rule of rules) expect(containerPort(rule.ports[0].port)).toBeGreaterThan(0);
   });
 
   it('selects the Deployment pods from the Service, the PodDisruptionBudget and the autoscaler', () => {
     const podLabels = deployment.spec.template.metadata.labels;
     expect(deployment.spec.selector.matchLabels).toEqual(podLabels);
-    expect(byKind('Service').spec.selector).toEqual(podLabels);
+    expect(service.spec.selector).toEqual(podLabels);
     expect(byKind('PodDisruptionBudget').spec.selector.matchLabels).toEqual(podLabels);
     const hpa = byKind('HorizontalPodAutoscaler');
+    // The autoscaler owns the replica count: a count in the Deployment would reset it at every apply.
+    expect(deployment.spec).not.toHaveProperty('replicas');
     expect(hpa.spec.scaleTargetRef).toEqual({
       apiVersion: 'apps/v1',
       kind: 'Deployment',

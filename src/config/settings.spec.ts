@@ -49,6 +49,18 @@ describe('loadSettings', () => {
     expect(s.rateLimits).toEqual({ webhookPerMin: 1200, syncPerMin: 30, adminPerMin: 30, readPerMin: 120 });
     expect(s.simulator).toMatchObject({ agentDelayMs: 300, failAgents: [], triggerFailures: 0, port: 4010 });
     expect(s.trustProxy).toBe(false);
+    expect(s.metricsPort).toBeNull();
+  });
+
+  it('serves metrics on their own port only when METRICS_PORT names a valid port other than PORT', () => {
+    expect(loadSettings({ METRICS_PORT: '9464' }, tmp()).metricsPort).toBe(9464);
+    expect(loadSettings({ METRICS_PORT: ' ' }, tmp()).metricsPort).toBeNull();
+    expect(problemsOf({ METRICS_PORT: '3000' })).toContain('METRICS_PORT must differ from PORT');
+    expect(problemsOf({ PORT: '8080', METRICS_PORT: '8080' })).toContain(
+      'METRICS_PORT must differ from PORT',
+    );
+    expect(problemsOf({ METRICS_PORT: '0' })).toContain('METRICS_PORT must be between 1 and 65535');
+    expect(problemsOf({ METRICS_PORT: 'metrics' })).toContain('METRICS_PORT must be an integer');
   });
 
   it('reads OSA_WEBHOOK_SECRET as an alias and accepts two secrets during a rotation', () => {

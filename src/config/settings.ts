@@ -24,6 +24,11 @@ export interface Settings {
   nodeEnv: NodeEnv;
   isProduction: boolean;
   port: number;
+  /**
+   * null: GET /metrics is served on `port` with the API. A port: a second HTTP server serves only GET /metrics
+   * there, so it need not be reachable from where the API is, and the API's port answers 404 for /metrics.
+   */
+  metricsPort: number | null;
   /** Public URL of this service; the callback URL given to OPAL is derived from it. */
   baseUrl: string;
   dataDir: string;
@@ -77,6 +82,7 @@ export type Env = Record<string, string | undefined>;
 export const ENV_VARIABLES: Record<string, string> = {
   NODE_ENV: 'development | test | production (default development)',
   PORT: 'HTTP port (default 3000)',
+  METRICS_PORT: 'serve GET /metrics on this port only (PORT then answers 404 for it); unset = on PORT',
   BASE_URL: 'public URL of this service; must be https in production (default http://localhost:<PORT>)',
   DATA_DIR: 'folder for the embedded PostgreSQL and generated development secrets (default .data)',
   DATABASE_URL: 'PostgreSQL URL; unset outside production = embedded PostgreSQL in DATA_DIR',
@@ -250,6 +256,8 @@ export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
   const isProduction = nodeEnv === 'production';
 
   const port = r.int('PORT', 3000, 0, 65535);
+  const metricsPort = r.raw('METRICS_PORT') === undefined ? null : r.int('METRICS_PORT', 0, 1, 65535);
+  if (metricsPort !== null && metricsPort === port) r.problems.push('METRICS_PORT must differ from PORT');
   const dataDirRaw = r.raw('DATA_DIR') ?? '.data';
   const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
 
@@ -313,6 +321,7 @@ export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
     nodeEnv,
     isProduction,
     port,
+    metricsPort,
     baseUrl,
     dataDir,
     databaseUrl,

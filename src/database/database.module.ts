@@ -55,7 +55,9 @@ class DatabaseRuntimeModule {}
         buildDataSourceOptions({ url: await runtime.connectionUrl(), poolSize: config.dbPoolSize }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
-        await runMigrationsLocked(dataSource);
+        await runMigrationsLocked(dataSource, () =>
+          new Logger('Database').log('Another instance is applying migrations: waiting for it'),
+        );
         return dataSource;
       },
     }),

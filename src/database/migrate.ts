@@ -13,7 +13,11 @@ async function main(): Promise<void> {
   const url = settings.databaseUrl ?? (await embedded!.start());
   const dataSource = await new DataSource(buildDataSourceOptions({ url, poolSize: 2 })).initialize();
   try {
-    const applied = await runMigrationsLocked(dataSource);
+    const applied = await runMigrationsLocked(dataSource, () =>
+      process.stdout.write(
+        `${JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'another process is applying migrations: waiting for it' })}\n`,
+      ),
+    );
     process.stdout.write(
       `${JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'migrations applied', applied })}\n`,
     );
