@@ -16,6 +16,8 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used with a different body',
   PAYLOAD_TOO_LARGE: 'The request body is too large',
   UNSUPPORTED_MEDIA_TYPE: 'The request body must be application/json',
+  UNSUPPORTED_CONTENT_ENCODING: 'Request bodies are never decompressed: send them without Content-Encoding',
+  REQUEST_TIMEOUT: 'The request was not received in time',
   RATE_LIMITED: 'Too many requests; retry after 12 seconds',
   INTERNAL_ERROR: 'Unexpected error',
   CONFIGURATION_ERROR: 'Environment validation failed',

@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
-import { appOptions, configureApp } from '../../src/app.setup';
+import { appOptions, configureApp, createHttpAdapter } from '../../src/app.setup';
 import { loadSettings, type Env, type Settings } from '../../src/config/settings';
 import { testDatabaseUrl } from './database';
 
@@ -69,7 +69,10 @@ export async function createTestApp(
   const moduleRef = await customize(
     Test.createTestingModule({ imports: [AppModule.register(settings)] }),
   ).compile();
-  const app = moduleRef.createNestApplication(appOptions(settings.debug, (line) => logs.push(line)));
+  const app = moduleRef.createNestApplication(
+    createHttpAdapter(),
+    appOptions(settings.debug, (line) => logs.push(line)),
+  );
   configureApp(app);
   await app.listen(port, '127.0.0.1');
   return {
