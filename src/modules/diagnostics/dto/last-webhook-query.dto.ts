@@ -162,7 +162,8 @@ export class LastWebhookQueryDto {
   before?: string;
 
   /**
-   * Include each event's stored body (`true`/`false`).
+   * Include each event's stored body (`true`/`false`). A page with bodies holds at most 100 events and at most
+   * 8 MiB of bodies: one that would hold more ends early, with `pagination.next_before` set.
    * @example false
    */
   @IsOptional()
