@@ -38,9 +38,9 @@ async function seedOldAndNew(t: TestApp): Promise<void> {
   await seedRejected(ds, 'signature_invalid', 7, 40 * 1440);
   await seedRejected(ds, 'signature_invalid', 2, 5);
   await ds.query(
-    `INSERT INTO idempotency_keys (scope, key, request_hash, created_at, expires_at) VALUES
-       ('force_sync', 'expired', 'h1', now() - interval '2 days', now() - interval '1 day'),
-       ('force_sync', 'live', 'h2', now(), now() + interval '1 day')`,
+    `INSERT INTO idempotency_keys (caller, scope, key, request_hash, created_at, expires_at) VALUES
+       ('open', 'force_sync', 'expired', 'h1', now() - interval '2 days', now() - interval '1 day'),
+       ('open', 'force_sync', 'live', 'h2', now(), now() + interval '1 day')`,
   );
   await ds.query(
     `INSERT INTO auth_failures (bucket, route, client_ip, count, last_reason) VALUES

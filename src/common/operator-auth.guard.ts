@@ -1,12 +1,36 @@
-import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  createParamDecorator,
+  Injectable,
+  Logger,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import type { Request } from 'express';
 import { AuthFailuresService } from '../audit/auth-failures.service';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { AppError } from './app-error';
-import { keyFingerprint, matchesAnyKey } from './constant-time';
+import { callerScopeOf, keyFingerprint, matchesAnyKey } from './constant-time';
 import { bearerTokenOf, routeTemplateOf } from './http-utils';
 import { RequestContext } from './request-context';
+
+/** The caller scope shared by every request while operator routes are open (no OPERATOR_API_KEYS). */
+export const OPEN_CALLER_SCOPE = 'open';
+
+/** An operator request once authenticated: whose it is, as a scope for its idempotency keys. */
+export interface OperatorRequest extends Request {
+  callerScope?: string;
+}
+
+/**
+ * The authenticated caller's scope (`key:<16 hex>`, or `open` while operator routes are open), set by
+ * {@link OperatorAuthGuard}: only for operator routes.
+ */
+export const CallerScope = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
+  const scope = context.switchToHttp().getRequest<OperatorRequest>().callerScope;
+  if (scope === undefined) throw new Error('CallerScope is only available on operator routes');
+  return scope;
+});
 
 /**
  * Bearer operator keys (OPERATOR_API_KEYS, several at once for rotation). Outside production with no keys
@@ -25,10 +49,16 @@ export class OperatorAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const keys = this.config.operatorApiKeys;
-    if (keys.length === 0 && !this.config.isProduction) return true;
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<OperatorRequest>();
+    if (keys.length === 0 && !this.config.isProduction) {
+      req.callerScope = OPEN_CALLER_SCOPE;
+      return true;
+    }
     const token = bearerTokenOf(req);
-    if (token && matchesAnyKey(token, keys)) return true;
+    if (token && matchesAnyKey(token, keys)) {
+      req.callerScope = callerScopeOf(token);
+      return true;
+    }
 
     const route = routeTemplateOf(req);
     this.metrics.authFailures.inc({ route });
