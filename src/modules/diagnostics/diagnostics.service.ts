@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { storableTimeIso, storableTimeMs } from '../../common/validation';
 import { STRATEGY_WORKFLOW } from '../opal/agents';
 import type { LastWebhookQueryDto } from './dto/last-webhook-query.dto';
 import type { DiagnosticEventDto, LastWebhookResponseDto } from './dto/last-webhook-response.dto';
@@ -114,8 +115,12 @@ export interface SequenceSpan {
 
 function windowClauses(query: LastWebhookQueryDto, params: SqlParams): string[] {
   const window: string[] = [];
-  if (query.start_date) window.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
-  if (query.end_date) window.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
+  // The validated times, as canonical UTC strings: PostgreSQL never parses a caller's own spelling.
+  if (query.start_date) {
+    window.push(`received_at >= ${params.add(storableTimeIso(query.start_date))}::timestamptz`);
+  }
+  if (query.end_date)
+    window.push(`received_at <= ${params.add(storableTimeIso(query.end_date))}::timestamptz`);
   if (query.hours) window.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
   return window;
 }
@@ -137,7 +142,8 @@ function windowClauses(query: LastWebhookQueryDto, params: SqlParams): string[] 
  * to come, whose newest events are where the backward walk starts anyway), is queried as it is.
  */
 export function buildWindowSpanQuery(query: LastWebhookQueryDto, now = new Date()): SqlStatement | null {
-  if (query.end_date === undefined || Date.parse(query.end_date) >= now.getTime()) return null;
+  if (query.end_date === undefined || (storableTimeMs(query.end_date) ?? Infinity) >= now.getTime())
+    return null;
   const params = new SqlParams();
   const window = windowClauses(query, params).join(' AND ');
   return {
