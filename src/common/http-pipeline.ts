@@ -197,7 +197,11 @@ function tooLarge(limit: number): AppError {
   return new AppError('PAYLOAD_TOO_LARGE', `Request body too large (at most ${limit} bytes)`);
 }
 
-/** The body decoded as JSON under the rules; an empty body is `{}`. Throws 415 or 400 (`INVALID_JSON`). */
+/**
+ * The body decoded as JSON under the rules; an empty body is `{}`. Throws 415, or 400: `INVALID_JSON`, or
+ * `VALIDATION_FAILED` for text PostgreSQL cannot store (`\u0000`, a lone surrogate), refused here once for
+ * every route rather than by whichever statement meets it first.
+ */
 export function decodeJsonBody(req: Request, raw: Buffer, rules: BodyRules): unknown {
   if (raw.length === 0) return {};
   assertJsonType(req, rules);
@@ -205,11 +209,34 @@ export function decodeJsonBody(req: Request, raw: Buffer, rules: BodyRules): unk
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
     throw new AppError('INVALID_JSON', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch {
     throw new AppError('INVALID_JSON', 'The request body is not valid JSON');
   }
+  // Only a \u escape can put these in a parsed string (raw NUL is invalid JSON, invalid UTF-8 becomes U+FFFD).
+  if (text.includes('\\u') && holdsUnstorableText(body, 0)) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'The request body contains text that cannot be stored (a \\u0000 character or a lone surrogate)',
+    );
+  }
+  return body;
+}
+
+// A UTF-16 surrogate without its other half: valid in a JSON escape, but not Unicode text PostgreSQL stores.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True when a string or key anywhere in the value holds NUL or a lone surrogate (depth is bounded above). */
+function holdsUnstorableText(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return value.includes('\u0000') || LONE_SURROGATE.test(value);
+  if (value === null || typeof value !== 'object' || depth > MAX_JSON_DEPTH) return false;
+  if (Array.isArray(value)) return value.some((item) => holdsUnstorableText(item, depth + 1));
+  for (const [key, item] of Object.entries(value)) {
+    if (holdsUnstorableText(key, depth + 1) || holdsUnstorableText(item, depth + 1)) return true;
+  }
+  return false;
 }
 
 /** Reads and decodes a body under the rules; the type is checked before a byte is read. */
