@@ -56,10 +56,14 @@ export async function baseTestEnv(port: number): Promise<Env> {
   };
 }
 
-/** Boots the real app (same configureApp as main.ts) on a real port against real PostgreSQL. */
+/**
+ * Boots the real app (same configureApp as main.ts) on a real port against real PostgreSQL. `beforeListen` may
+ * adjust the configured app before it listens (e.g. shorter server timeouts, which Node reads when listening).
+ */
 export async function createTestApp(
   overrides: Env = {},
   customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
+  beforeListen: (app: INestApplication) => void = () => undefined,
 ): Promise<TestApp> {
   const port = await freePort();
   const env = { ...(await baseTestEnv(port)), ...overrides };
@@ -74,6 +78,7 @@ export async function createTestApp(
     appOptions(settings.debug, (line) => logs.push(line)),
   );
   configureApp(app);
+  beforeListen(app);
   await app.listen(port, '127.0.0.1');
   return {
     app,
