@@ -1,22 +1,36 @@
 import type { Server } from 'node:http';
 import { Logger, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import createExpressApp from 'express';
 import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
-import { BodyProblemPipe } from './common/body-problem.pipe';
 import { clientErrorHandler } from './common/client-error';
-import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
+import { expressErrorHandler, requestBodyGate, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger } from './common/json-logger';
 import { registerSecrets } from './common/redact';
+import { RequestBodyPipe } from './common/request-body.pipe';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { secretValuesOf } from './config/settings';
 import { MetricsService } from './metrics/metrics.service';
 import { setupOpenApi } from './openapi';
 
-/** Options for NestFactory.create and for the e2e tests' app: body parsing is done by configureApp. */
+/** Options for NestFactory.create and for the e2e tests' app: bodies are read by the routes (configureApp). */
 export function appOptions(debug: boolean, write?: (line: string) => void): NestApplicationOptions {
   return { bodyParser: false, logger: new JsonLogger({ debug, write }) };
+}
+
+/**
+ * The Express adapter for NestFactory.create and the e2e tests' app. Routes match exactly: case-sensitive, no
+ * trailing-slash variants (`/API/Webhooks/Opal-Workflow/` is a 404, not the receiver with some other route's
+ * rules). Express's router takes these settings when it is created, which the adapter's constructor does, so
+ * they are set on the Express app before the adapter exists.
+ */
+export function createHttpAdapter(): ExpressAdapter {
+  const instance = createExpressApp();
+  instance.enable('case sensitive routing');
+  instance.enable('strict routing');
+  return new ExpressAdapter(instance);
 }
 
 /** Everything main.ts and the e2e tests share: middleware, pipes, filter, OpenAPI, shutdown hooks. */
@@ -32,6 +46,18 @@ export function configureApp(app: INestApplication): INestApplication {
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
+  // Beyond this many open connections Node closes new ones at once, so that no number of (slow) clients can
+  // hold more memory than this many connections' worth.
+  server.maxConnections = config.maxConnections;
+
+  const router = (
+    express.getHttpAdapter().getInstance() as { router?: { caseSensitive?: boolean; strict?: boolean } }
+  ).router;
+  if (!router?.caseSensitive || !router.strict) {
+    throw new Error(
+      'Create the app with createHttpAdapter(): routes must match case-sensitively and strictly',
+    );
+  }
 
   express.disable('x-powered-by');
   // API answers are not served conditionally; an ETag would hash every body (static files keep their own).
@@ -43,19 +69,21 @@ export function configureApp(app: INestApplication): INestApplication {
     exposedHeaders: ['X-Correlation-ID', 'Retry-After', 'Idempotent-Replayed'],
   });
   express.use(requestContextMiddleware(app.get(MetricsService)));
-  express.use(...bodyMiddlewares());
+  express.use(requestBodyGate());
   express.use(expressErrorHandler());
   express.getHttpServer().on('clientError', clientErrorHandler());
 
-  // In this order: a body that could not be decoded is reported before it is validated.
-  app.useGlobalPipes(new BodyProblemPipe(), createValidationPipe());
+  // In this order: the body is read (after the guards) before it is validated.
+  app.useGlobalPipes(new RequestBodyPipe(), createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   setupOpenApi(app);
   app.enableShutdownHooks();
 
   if (config.operatorApiKeys.length === 0 && !config.isProduction) {
     new Logger('Security').warn(
-      'OPERATOR_API_KEYS is not set: operator routes are open (allowed outside production only)',
+      `OPERATOR_API_KEYS is not set: operator routes are open (allowed outside production only); listening on ${
+        config.host ?? 'every interface (HOST)'
+      }`,
     );
   }
   return app;

@@ -1,8 +1,8 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** Security- and operations-relevant actions: failed authentications, replays, cleanups, configuration tests. */
+/** Operator actions: replays, cleanups, configuration tests (failed authentications: `auth_failures`). */
 @Entity({ name: 'audit_log' })
-@Check('chk_audit_log_action', `"action" IN ('auth_failure','replay','cleanup','config_test')`)
+@Check('chk_audit_log_action', `"action" IN ('replay','cleanup','config_test')`)
 @Index('idx_audit_log_action_time', ['action', 'occurredAt'])
 export class AuditLogEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })

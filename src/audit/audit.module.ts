@@ -2,11 +2,12 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditLogEntity } from './audit-log.entity';
 import { AuditService } from './audit.service';
+import { AuthFailuresService } from './auth-failures.service';
 
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([AuditLogEntity])],
-  providers: [AuditService],
-  exports: [AuditService],
+  providers: [AuditService, AuthFailuresService],
+  exports: [AuditService, AuthFailuresService],
 })
 export class AuditModule {}

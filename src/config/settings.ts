@@ -29,6 +29,13 @@ export interface Settings {
    * there, so it need not be reachable from where the API is, and the API's port answers 404 for /metrics.
    */
   metricsPort: number | null;
+  /**
+   * The address to listen on; undefined = every interface. Outside production with operator routes open (no
+   * OPERATOR_API_KEYS) the default is 127.0.0.1, so that nothing on the network can reach the open routes.
+   */
+  host: string | undefined;
+  /** Most simultaneous connections the HTTP server accepts; beyond, new connections are closed at once. */
+  maxConnections: number;
   /** Public URL of this service; the callback URL given to OPAL is derived from it. */
   baseUrl: string;
   dataDir: string;
@@ -83,6 +90,8 @@ export const ENV_VARIABLES: Record<string, string> = {
   NODE_ENV: 'development | test | production (default development)',
   PORT: 'HTTP port (default 3000)',
   METRICS_PORT: 'serve GET /metrics on this port only (PORT then answers 404 for it); unset = on PORT',
+  HOST: 'address to listen on (default: every interface; 127.0.0.1 outside production while OPERATOR_API_KEYS is unset)',
+  MAX_CONNECTIONS: 'most simultaneous HTTP connections; beyond, new ones are closed at once (default 1024)',
   BASE_URL: 'public URL of this service; must be https in production (default http://localhost:<PORT>)',
   DATA_DIR: 'folder for the embedded PostgreSQL and generated development secrets (default .data)',
   DATABASE_URL: 'PostgreSQL URL; unset outside production = embedded PostgreSQL in DATA_DIR',
@@ -317,11 +326,17 @@ export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
     }
   }
 
+  // Open operator routes are for a developer's own machine: reachable from it only, unless HOST says otherwise.
+  const operatorRoutesOpen = !isProduction && operatorApiKeys.length === 0;
+  const host = r.raw('HOST') ?? (operatorRoutesOpen ? '127.0.0.1' : undefined);
+
   const settings: Settings = {
     nodeEnv,
     isProduction,
     port,
     metricsPort,
+    host,
+    maxConnections: r.int('MAX_CONNECTIONS', 1024, 1, 1000000),
     baseUrl,
     dataDir,
     databaseUrl,

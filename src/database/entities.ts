@@ -1,4 +1,5 @@
 import { AuditLogEntity } from '../audit/audit-log.entity';
+import { AuthFailureEntity } from '../audit/auth-failure.entity';
 import { IdempotencyRecordEntity } from '../modules/sync/idempotency-record.entity';
 import { RejectedDeliveryEntity } from '../modules/webhooks/rejected-delivery.entity';
 import { WebhookEventEntity } from '../modules/webhooks/webhook-event.entity';
@@ -16,5 +17,6 @@ export const ENTITIES = [
   RejectedDeliveryEntity,
   IdempotencyRecordEntity,
   AuditLogEntity,
+  AuthFailureEntity,
   JobLeaseEntity,
 ];

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { storableTimeIso, storableTimeMs } from '../../common/validation';
 import { STRATEGY_WORKFLOW } from '../opal/agents';
 import type { LastWebhookQueryDto } from './dto/last-webhook-query.dto';
 import type { DiagnosticEventDto, LastWebhookResponseDto } from './dto/last-webhook-response.dto';
@@ -17,6 +18,15 @@ export const MATCHED_COUNT_CAP = 10_000;
  * (see {@link buildWindowSpanQuery}); a wider one is queried as it is.
  */
 export const WINDOW_SPAN_MAX_EVENTS = 50_000;
+
+/**
+ * With `include_payload=true` a page holds at most this many events and this many bytes of payloads (their JSON
+ * text as PostgreSQL prints it, sized in SQL before any payload is loaded); a page that would hold more ends
+ * early, with `next_before` set. Payloads may be 1 MiB each: without a bound, one request could make the service
+ * build an answer of hundreds of megabytes.
+ */
+export const PAYLOAD_PAGE_MAX_EVENTS = 100;
+export const PAYLOAD_PAGE_MAX_BYTES = 8 * 1024 * 1024;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -36,6 +46,8 @@ interface EventRow {
   processing_time_ms: number | null;
   correlation_id: string | null;
   error_message: string | null;
+  /** With include_payload: the size of the payload's JSON text, read instead of the payload itself. */
+  payload_bytes?: number;
   payload?: Record<string, unknown>;
 }
 
@@ -77,6 +89,19 @@ export function toDiagnosticEvent(row: EventRow, includePayload: boolean): Diagn
   return event;
 }
 
+/**
+ * How many of the page's first events fit in {@link PAYLOAD_PAGE_MAX_BYTES} of payloads; at least one, so that
+ * paging always moves on (a payload is at most about 1 MiB: the receiver's body limit).
+ */
+export function rowsWithinPayloadBudget(rows: readonly { payload_bytes?: number }[]): number {
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) {
+    total += rows[i].payload_bytes ?? 0;
+    if (total > PAYLOAD_PAGE_MAX_BYTES) return Math.max(1, i);
+  }
+  return rows.length;
+}
+
 export interface SqlStatement {
   text: string;
   values: unknown[];
@@ -90,8 +115,12 @@ export interface SequenceSpan {
 
 function windowClauses(query: LastWebhookQueryDto, params: SqlParams): string[] {
   const window: string[] = [];
-  if (query.start_date) window.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
-  if (query.end_date) window.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
+  // The validated times, as canonical UTC strings: PostgreSQL never parses a caller's own spelling.
+  if (query.start_date) {
+    window.push(`received_at >= ${params.add(storableTimeIso(query.start_date))}::timestamptz`);
+  }
+  if (query.end_date)
+    window.push(`received_at <= ${params.add(storableTimeIso(query.end_date))}::timestamptz`);
   if (query.hours) window.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
   return window;
 }
@@ -113,7 +142,8 @@ function windowClauses(query: LastWebhookQueryDto, params: SqlParams): string[] 
  * to come, whose newest events are where the backward walk starts anyway), is queried as it is.
  */
 export function buildWindowSpanQuery(query: LastWebhookQueryDto, now = new Date()): SqlStatement | null {
-  if (query.end_date === undefined || Date.parse(query.end_date) >= now.getTime()) return null;
+  if (query.end_date === undefined || (storableTimeMs(query.end_date) ?? Infinity) >= now.getTime())
+    return null;
   const params = new SqlParams();
   const window = windowClauses(query, params).join(' AND ');
   return {
@@ -186,8 +216,9 @@ export function buildEventQueries(
   if (query.before !== undefined) {
     pageWhere.push(`sequence < ${params.add(parseEventCursor(query.before))}::bigint`);
   }
+  // Payloads are sized here and loaded afterwards for the events that fit in the page (see eventPage).
   const columns = `id, sequence, event_type, workflow_ref, sync_id, workflow_name, agent_id, status, execution_status,
-       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', payload' : ''}`;
+       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', octet_length(payload::text)::int AS payload_bytes' : ''}`;
   const page: SqlStatement = {
     text: `SELECT ${columns} FROM webhook_events ${whereSql(pageWhere)} ORDER BY sequence DESC LIMIT ${params.add(limit + 1)}`,
     values: params.values,
@@ -264,16 +295,24 @@ export class DiagnosticsService {
       }
       span = found;
     }
-    const sql = buildEventQueries(query, limit, workflows, span);
+    const includePayload = query.include_payload === true;
+    const pageLimit = includePayload ? Math.min(limit, PAYLOAD_PAGE_MAX_EVENTS) : limit;
+    const sql = buildEventQueries(query, pageLimit, workflows, span);
     const [rows, countRows] = await Promise.all([
       this.dataSource.query<EventRow[]>(sql.page.text, sql.page.values),
       this.dataSource.query<{ n: number }[]>(sql.count.text, sql.count.values),
     ]);
-    const hasMore = rows.length > limit;
-    const pageRows = hasMore ? rows.slice(0, limit) : rows;
+    let pageRows = rows.slice(0, pageLimit);
+    let hasMore = rows.length > pageLimit;
+    if (includePayload) {
+      const fitting = rowsWithinPayloadBudget(pageRows);
+      hasMore ||= fitting < pageRows.length;
+      pageRows = pageRows.slice(0, fitting);
+      await this.loadPayloads(pageRows);
+    }
     const matched = countRows[0]?.n ?? 0;
     return {
-      events: pageRows.map((row) => toDiagnosticEvent(row, query.include_payload === true)),
+      events: pageRows.map((row) => toDiagnosticEvent(row, includePayload)),
       pagination: {
         limit,
         next_before: hasMore ? eventCursorOf(pageRows[pageRows.length - 1].sequence) : null,
@@ -284,6 +323,17 @@ export class DiagnosticsService {
         returned_count: pageRows.length,
       },
     };
+  }
+
+  /** Loads the payloads of a page's events (already sized and cut to the budget) in one query. */
+  private async loadPayloads(rows: EventRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const loaded = await this.dataSource.query<{ id: string; payload: Record<string, unknown> }[]>(
+      `SELECT id, payload FROM webhook_events WHERE id = ANY($1::uuid[])`,
+      [rows.map((row) => row.id)],
+    );
+    const byId = new Map(loaded.map((row) => [row.id, row.payload]));
+    for (const row of rows) row.payload = byId.get(row.id);
   }
 
   async findWorkflow(ref: string): Promise<WorkflowRefs | null> {

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { connect } from 'node:net';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../../audit/audit.service';
+import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import { OpalTargetService } from '../opal/opal-target.service';
@@ -20,6 +21,7 @@ export interface CleanupResult {
   olderThan: Date;
   rejectedDeliveries: number;
   idempotencyKeys: number;
+  authFailures: number;
 }
 
 interface Actor {
@@ -37,6 +39,7 @@ export class MaintenanceService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditService,
+    private readonly authFailures: AuthFailuresService,
     private readonly config: AppConfig,
     private readonly opalConfiguration: OpalConfigurationService,
     private readonly opalTarget: OpalTargetService,
@@ -126,6 +129,7 @@ export class MaintenanceService {
         older_than: result.olderThan.toISOString(),
         rejected_deliveries: result.rejectedDeliveries,
         idempotency_keys: result.idempotencyKeys,
+        auth_failures: result.authFailures,
       },
     });
     this.logger.log({
@@ -144,6 +148,7 @@ export class MaintenanceService {
       pruned: {
         rejected_deliveries: result.rejectedDeliveries,
         idempotency_keys: result.idempotencyKeys,
+        auth_failures: result.authFailures,
       },
     };
   }
@@ -169,11 +174,13 @@ export class MaintenanceService {
       olderThan,
       rejectedDeliveries: rows[0].rejected,
       idempotencyKeys: rows[0].keys,
+      authFailures: await this.authFailures.countOlderThan(olderThan),
     };
   }
 
   /**
    * Deletes in batches, each its own statement, so a large backlog of old rows never holds one long lock.
+   * Prunes the counters of rejected deliveries and failed authentications with the same cutoff.
    * Events still waiting to be processed are kept whatever their age: deleting them would lose a callback.
    */
   private async deleteOld(retentionDays: number): Promise<CleanupResult> {
@@ -193,7 +200,8 @@ export class MaintenanceService {
          SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2))`,
       [new Date()],
     );
-    return { deleted, olderThan, rejectedDeliveries, idempotencyKeys };
+    const authFailures = await this.authFailures.deleteOlderThan(olderThan, CLEANUP_BATCH_SIZE);
+    return { deleted, olderThan, rejectedDeliveries, idempotencyKeys, authFailures };
   }
 
   private async deleteInBatches(sql: string, params: unknown[]): Promise<number> {

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { AuditService } from '../../audit/audit.service';
+import type { AuthFailuresService } from '../../audit/auth-failures.service';
 import type { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { DiagnosticsService } from './diagnostics.service';
@@ -9,7 +9,7 @@ import { SystemHealthService } from './system-health.service';
 // here the connection itself is the stub: every query fails as a refused connection does.
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 const downDataSource = { query: () => Promise.reject(refused) } as unknown as DataSource;
-const audit = { countSince: () => Promise.reject(refused) } as unknown as AuditService;
+const authFailures = { countSince: () => Promise.reject(refused) } as unknown as AuthFailuresService;
 const config = {
   workflowTimeoutMinutes: 10,
   alerts: {
@@ -26,7 +26,7 @@ const config = {
 
 describe('diagnostics with the database unreachable', () => {
   it('answers with database down and the critical alert instead of failing', async () => {
-    const health = new SystemHealthService(downDataSource, audit, config, new MetricsService());
+    const health = new SystemHealthService(downDataSource, authFailures, config, new MetricsService());
     const diagnostics = new DiagnosticsService(downDataSource, health);
     const answer = await diagnostics.lastWebhook({ limit: 10, status: 'all', include_payload: false });
     expect(answer.events).toEqual([]);
@@ -46,7 +46,7 @@ describe('diagnostics with the database unreachable', () => {
       query: (sql: string) =>
         sql === 'SELECT 1' ? Promise.resolve([{}]) : Promise.reject(new Error('syntax error')),
     } as unknown as DataSource;
-    const health = new SystemHealthService(broken, audit, config, new MetricsService());
+    const health = new SystemHealthService(broken, authFailures, config, new MetricsService());
     await expect(health.figures()).rejects.toThrow('syntax error');
   });
 });

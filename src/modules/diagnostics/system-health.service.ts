@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AuditService } from '../../audit/audit.service';
+import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { evaluateAlerts, toSystemHealth, type HealthFigures } from './alerts';
@@ -61,7 +61,7 @@ export class SystemHealthService {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly audit: AuditService,
+    private readonly authFailures: AuthFailuresService,
     private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {}
@@ -91,7 +91,7 @@ export class SystemHealthService {
           alerts.forceSyncWindowMinutes,
           workflowTimeoutMinutes,
         ]),
-        this.audit.countSince('auth_failure', alerts.authFailuresWindowMinutes),
+        this.authFailures.countSince(alerts.authFailuresWindowMinutes),
       ]);
       const row = rows[0];
       return {
