@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { AppModule } from '../src/app.module';
-import { appOptions, configureApp } from '../src/app.setup';
+import { appOptions, configureApp, createHttpAdapter } from '../src/app.setup';
 import { loadSettings } from '../src/config/settings';
 import { EventProcessorService } from '../src/modules/webhooks/event-processor.service';
 import {
@@ -201,7 +201,10 @@ describe('GET /metrics on its own port, METRICS_PORT (e2e)', () => {
     const port = await freePort();
     const settings = loadSettings({ ...(await baseTestEnv(port)), METRICS_PORT: String(taken) });
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(settings)] }).compile();
-    const app = moduleRef.createNestApplication(appOptions(false, () => undefined));
+    const app = moduleRef.createNestApplication(
+      createHttpAdapter(),
+      appOptions(false, () => undefined),
+    );
     configureApp(app);
     try {
       await expect(app.listen(port, '127.0.0.1')).rejects.toThrow(/EADDRINUSE/);

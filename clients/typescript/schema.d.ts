@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus text format. */
+        /** Prometheus text format. With `METRICS_PORT` set it is served on that port instead, and here answers 404. */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -248,6 +248,40 @@ export interface components {
                 [key: string]: string;
             };
         };
+        ErrorResponseDto: {
+            /** @description Always false. */
+            success: boolean;
+            /**
+             * @description Short title, e.g. `Bad Request`.
+             * @example Bad Request
+             */
+            error: string;
+            /**
+             * @description Machine code in UPPER_SNAKE, e.g. `VALIDATION_FAILED`.
+             * @example VALIDATION_FAILED
+             */
+            code: string;
+            /**
+             * @description What went wrong, for a person.
+             * @example Request validation failed
+             */
+            message: string;
+            /**
+             * @description Field-level problems or related ids.
+             * @example [
+             *       {
+             *         "field": "sync_scope",
+             *         "message": "sync_scope must be one of the following values: priority_platforms, all_platforms, odp_only, content_platforms"
+             *       }
+             *     ]
+             */
+            details?: Record<string, never>[];
+            /**
+             * @description The request's correlation id (also in the `X-Correlation-ID` header).
+             * @example req-1732800000000-a1b2c3
+             */
+            correlation_id: string;
+        };
         /**
          * @description Required for `agent_*` events: one of the nine agents of strategy_workflow.
          * @enum {string}
@@ -361,40 +395,6 @@ export interface components {
             event_id: string;
             /** @description What happens to the event next. */
             processing: components["schemas"]["WebhookProcessingDto"];
-        };
-        ErrorResponseDto: {
-            /** @description Always false. */
-            success: boolean;
-            /**
-             * @description Short title, e.g. `Bad Request`.
-             * @example Bad Request
-             */
-            error: string;
-            /**
-             * @description Machine code in UPPER_SNAKE, e.g. `VALIDATION_FAILED`.
-             * @example VALIDATION_FAILED
-             */
-            code: string;
-            /**
-             * @description What went wrong, for a person.
-             * @example Request validation failed
-             */
-            message: string;
-            /**
-             * @description Field-level problems or related ids.
-             * @example [
-             *       {
-             *         "field": "sync_scope",
-             *         "message": "sync_scope must be one of the following values: priority_platforms, all_platforms, odp_only, content_platforms"
-             *       }
-             *     ]
-             */
-            details?: Record<string, never>[];
-            /**
-             * @description The request's correlation id (also in the `X-Correlation-ID` header).
-             * @example req-1732800000000-a1b2c3
-             */
-            correlation_id: string;
         };
         /**
          * @description `unhealthy` when at least half of the last hour's deliveries failed their signature or half of its events
@@ -1776,6 +1776,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description NOT_FOUND: served on METRICS_PORT instead */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             408: components["responses"]["RequestTimeout"];
