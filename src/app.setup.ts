@@ -6,7 +6,7 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { BodyProblemPipe } from './common/body-problem.pipe';
 import { clientErrorHandler } from './common/client-error';
 import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
-import { JsonLogger } from './common/json-logger';
+import { JsonLogger, type LogFormat } from './common/json-logger';
 import { registerSecrets } from './common/redact';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
@@ -15,8 +15,12 @@ import { MetricsService } from './metrics/metrics.service';
 import { setupOpenApi } from './openapi';
 
 /** Options for NestFactory.create and for the e2e tests' app: body parsing is done by configureApp. */
-export function appOptions(debug: boolean, write?: (line: string) => void): NestApplicationOptions {
-  return { bodyParser: false, logger: new JsonLogger({ debug, write }) };
+export function appOptions(
+  debug: boolean,
+  write?: (line: string) => void,
+  format: LogFormat = 'json',
+): NestApplicationOptions {
+  return { bodyParser: false, logger: new JsonLogger({ debug, write, format }) };
 }
 
 /** Everything main.ts and the e2e tests share: middleware, pipes, filter, OpenAPI, shutdown hooks. */

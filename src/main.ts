@@ -8,7 +8,10 @@ import { applyMemoryPolicy } from './memory-policy';
 async function bootstrap(): Promise<void> {
   applyMemoryPolicy();
   const settings = loadSettingsOrExit();
-  const app = await NestFactory.create(AppModule.register(settings), appOptions(settings.debug));
+  const app = await NestFactory.create(
+    AppModule.register(settings),
+    appOptions(settings.debug, undefined, settings.logFormat),
+  );
   configureApp(app);
   await app.listen(settings.port);
 }
