@@ -24,7 +24,7 @@ export class DatabaseRuntime implements OnApplicationShutdown {
       log: (message) => this.logger.warn(message),
     });
     const url = await this.embedded.start();
-    this.logger.log(`Embedded PostgreSQL started (data in ${this.config.dataDir})`);
+    this.logger.log(`Embedded PostgreSQL started (cluster in ${this.embedded.clusterDir})`);
     return url;
   }
 

