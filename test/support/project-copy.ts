@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,8 +15,10 @@ export function copyTree(from: string, to: string): void {
 }
 
 export interface ProjectCopyOptions {
-  /** Paths relative to the project root copied into the new folder (e.g. `dist`, `package.json`). */
+  /** Paths relative to the project root copied (really: the test may change them) into the new folder. */
   files: string[];
+  /** Mode of the new folder; default mkdtemp's 0700. */
+  mode?: number;
   /** node_modules entries really copied into the folder (the others are links to the project's). */
   copyModules?: string[];
   /** node_modules entries left out, as if never installed. */
@@ -24,12 +26,16 @@ export interface ProjectCopyOptions {
 }
 
 /**
- * The built project in a new private folder (mkdtemp: mode 0700, as `mktemp -d` or a home folder), for tests
- * that start it "somewhere else". Its node_modules links to the project's, except the entries copied or left out.
+ * The project (or the parts a test needs) in a new folder, private by default (mkdtemp: mode 0700, as `mktemp -d`
+ * or a home folder), for tests that start it "somewhere else" or change its files. Its node_modules links to the
+ * project's, except the entries copied (hard links where possible: never written to) or left out.
  */
 export function copyProject(options: ProjectCopyOptions): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'opal-force-sync-copy-'));
-  for (const file of options.files) copyTree(join(ROOT, file), join(dir, file));
+  if (options.mode !== undefined) chmodSync(dir, options.mode);
+  for (const file of options.files) {
+    cpSync(join(ROOT, file), join(dir, file), { recursive: true, verbatimSymlinks: true });
+  }
   const modules = join(dir, 'node_modules');
   mkdirSync(modules);
   for (const entry of readdirSync(join(ROOT, 'node_modules'))) {
