@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { parseAllDocuments, parse } from 'yaml';
@@ -199,6 +200,78 @@ describe('deployment files (e2e)', () => {
     expect(JSON.stringify(compose.services.service.healthcheck.test)).toContain('/api/health/ready');
     expect(compose.services.service.depends_on.migrate.condition).toBe('service_completed_successfully');
     expect(dockerfile).toContain('/api/health/ready');
+  });
+
+  describe('docker compose profiles', () => {
+    const profileOf = (name: string): string[] => compose.services[name].profiles ?? [];
+    const withDefaults = (env: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(env).map(([key, value]) => [
+          key,
+          String(value).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1'),
+        ]),
+      );
+
+    it('runs the production-like stack under "prod" and a development stack under "dev", on one PostgreSQL', () => {
+      expect(profileOf('postgres')).toEqual([]);
+      expect(profileOf('migrate')).toEqual(['prod']);
+      expect(profileOf('service')).toEqual(['prod']);
+      expect(profileOf('dev')).toEqual(['dev']);
+      expect(profileOf('redis')).toEqual(['dev']);
+      expect(compose.services.dev.depends_on).toEqual({
+        postgres: { condition: 'service_healthy' },
+        redis: { condition: 'service_healthy' },
+      });
+      expect(compose.services.redis.healthcheck).toBeDefined();
+      expect(JSON.stringify(compose.services.dev.healthcheck.test)).toContain('/api/health/ready');
+    });
+
+    it("starts the dev service in development mode with the simulator, the stack's PostgreSQL and Redis", () => {
+      const env = withDefaults(compose.services.dev.environment);
+      // HOST (the listen address) is read by main.ts; everything else by the config module.
+      expect(Object.keys(env).filter((name) => !(name in ENV_VARIABLES) && name !== 'HOST')).toEqual([]);
+      expect(env.HOST).toBe('0.0.0.0');
+      expect(env.OPAL_WEBHOOK_URL).toBeUndefined();
+      const settings = loadSettings({ ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'opal-compose-dev-')) });
+      expect(settings.nodeEnv).toBe('development');
+      expect(settings.opal.webhookUrl).toBeNull();
+      expect(new URL(settings.databaseUrl!).hostname).toBe('postgres');
+      expect(new URL(settings.redisUrl!).hostname).toBe('redis');
+      expect(settings.port).toBe(3000);
+      // Operator routes are open in this mode: published on the host's loopback only.
+      expect(compose.services.dev.ports).toEqual(['127.0.0.1:3000:3000']);
+    });
+
+    const composeCli = (() => {
+      for (const cli of [['docker', 'compose'], ['docker-compose']]) {
+        const probe = spawnSync(cli[0], [...cli.slice(1), 'version'], { encoding: 'utf8' });
+        if (probe.status === 0) return cli;
+      }
+      return null;
+    })();
+    if (!composeCli) {
+      process.stderr.write(
+        'deploy: no docker compose (plugin or docker-compose): `compose config` is skipped\n',
+      );
+    }
+
+    (composeCli ? it.each(['dev', 'prod']) : it.skip.each(['dev', 'prod']))(
+      'is valid for docker compose config with the %s profile and no environment [needs the docker compose CLI]',
+      (profile) => {
+        const [command, ...args] = composeCli!;
+        const result = spawnSync(command, [...args, '--profile', profile, 'config'], {
+          cwd: root,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME },
+          encoding: 'utf8',
+          timeout: 60000,
+        });
+        expect({ status: result.status, stderr: result.stderr }).toMatchObject({ status: 0 });
+        const resolved = parse(result.stdout);
+        const service = profile === 'dev' ? resolved.services.dev : resolved.services.service;
+        const url = service.environment.DATABASE_URL as string;
+        expect(url).toBe('postgres://opal:opal-local-only@postgres:5432/opal_force_sync');
+      },
+    );
   });
 
   describe("the image's node_modules, as the Dockerfile builds it", () => {
