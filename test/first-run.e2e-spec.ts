@@ -40,7 +40,7 @@ describe('first run of the built service from a fresh folder (e2e)', () => {
         const started = first.output.join('\n');
         clusterDir = /Embedded PostgreSQL started \(cluster in ([^)]+)\)/.exec(started)![1];
         // One line says where, and why.
-        expect(started).toMatch(/who cannot enter [^:]+: binaries copied to [^,]+, cluster in /);
+        expect(started).toMatch(/who cannot enter [^:]+: binaries from the copy in [^,]+, cluster in /);
         expect(clusterDir.startsWith(project.dir)).toBe(false);
         expect(postgresProcessesFor(clusterDir)).toHaveLength(1);
         const sync = await fetch(`${first.url}/api/opal/sync`, {

@@ -98,7 +98,7 @@ export class EmbeddedPostgresServer {
     const cluster = reachableClusterDir(account, this.options.clusterDir);
     this.placement = { account, binaries: found.binaries, ...cluster };
     const moved = [
-      found.copiedFrom ? `binaries copied to ${found.binaries.home}` : null,
+      found.copiedFrom ? `binaries from the copy in ${found.binaries.home}` : null,
       cluster.relocated ? `cluster in ${cluster.clusterDir}` : null,
     ].filter(Boolean);
     if (moved.length > 0) {
