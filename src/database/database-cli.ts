@@ -3,7 +3,7 @@ import { redactString } from '../common/redact';
 import { StartupError } from '../common/startup-error';
 import type { Settings } from '../config/settings';
 import { buildDataSourceOptions, runMigrationsLocked } from './data-source-options';
-import { EmbeddedDatabase } from './embedded-postgres';
+import { EmbeddedDatabase } from './embedded-database';
 
 export interface CliDatabase {
   dataSource: DataSource;
