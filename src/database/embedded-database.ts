@@ -31,6 +31,7 @@ interface Credentials {
 export class EmbeddedDatabase {
   private server: EmbeddedPostgresServer | null = null;
   private url: string | null = null;
+  private where: string | null = null;
 
   constructor(private readonly options: EmbeddedDatabaseOptions) {}
 
@@ -38,9 +39,9 @@ export class EmbeddedDatabase {
     return this.url;
   }
 
-  /** Where the cluster is (after `start()`). */
+  /** Where the cluster is (after `start()`), whether this object started it or shares it. */
   get clusterDir(): string | null {
-    return this.server?.clusterDir ?? null;
+    return this.where;
   }
 
   async start(): Promise<string> {
@@ -57,6 +58,7 @@ export class EmbeddedDatabase {
     const password = saved?.password ?? randomBytes(18).toString('hex');
     const server = new EmbeddedPostgresServer({ clusterDir: wanted, password, log });
     await server.prepare();
+    this.where = server.clusterDir;
 
     const state = await stopOrphan(server.clusterDir);
     if (state.kind === 'running') {

@@ -75,10 +75,6 @@ export class EmbeddedPostgresServer {
     return this.placement?.relocated ?? false;
   }
 
-  get isRunning(): boolean {
-    return this.child !== null;
-  }
-
   url(database = 'postgres'): string {
     return `postgres://postgres:${encodeURIComponent(this.options.password)}@127.0.0.1:${this.portNumber}/${database}`;
   }
