@@ -6,7 +6,7 @@ import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { clientErrorHandler } from './common/client-error';
 import { expressErrorHandler, requestBodyGate, requestContextMiddleware } from './common/http-pipeline';
-import { JsonLogger } from './common/json-logger';
+import { JsonLogger, type LogFormat } from './common/json-logger';
 import { registerSecrets } from './common/redact';
 import { RequestBodyPipe } from './common/request-body.pipe';
 import { createValidationPipe } from './common/validation';
@@ -16,8 +16,12 @@ import { MetricsService } from './metrics/metrics.service';
 import { setupOpenApi } from './openapi';
 
 /** Options for NestFactory.create and for the e2e tests' app: bodies are read by the routes (configureApp). */
-export function appOptions(debug: boolean, write?: (line: string) => void): NestApplicationOptions {
-  return { bodyParser: false, logger: new JsonLogger({ debug, write }) };
+export function appOptions(
+  debug: boolean,
+  write?: (line: string) => void,
+  format: LogFormat = 'json',
+): NestApplicationOptions {
+  return { bodyParser: false, logger: new JsonLogger({ debug, write, format }) };
 }
 
 /**

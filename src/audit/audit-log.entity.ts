@@ -30,6 +30,8 @@ export class AuditLogEntity {
   @Column({ name: 'correlation_id', type: 'text', nullable: true })
   correlationId: string | null;
 
-  @Column({ type: 'jsonb', default: () => `'{}'::jsonb` })
+  // Spelled as TypeORM reads the column's default back (PostgreSQL shows `'{}'::jsonb`, TypeORM drops the cast), so
+  // that migration:generate sees no change here.
+  @Column({ type: 'jsonb', default: () => `'{}'` })
   details: Record<string, unknown>;
 }

@@ -33,6 +33,14 @@ describe('loadSettings', () => {
     expect(again.webhook.secrets).toEqual(settings.webhook.secrets);
   });
 
+  it('logs readable lines to a terminal and JSON otherwise, unless LOG_FORMAT says which', () => {
+    expect(loadSettings({}, tmp()).logFormat).toBe('json');
+    expect(loadSettings({}, tmp(), true).logFormat).toBe('pretty');
+    expect(loadSettings({ LOG_FORMAT: 'json' }, tmp(), true).logFormat).toBe('json');
+    expect(loadSettings({ LOG_FORMAT: 'Pretty' }, tmp(), false).logFormat).toBe('pretty');
+    expect(problemsOf({ LOG_FORMAT: 'xml' })).toEqual(['LOG_FORMAT must be json or pretty']);
+  });
+
   it('applies the contract defaults', () => {
     const s = loadSettings({}, tmp());
     expect(s.port).toBe(3000);

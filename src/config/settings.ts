@@ -42,6 +42,8 @@ export interface Settings {
   databaseUrl: string | null;
   dbPoolSize: number;
   debug: boolean;
+  /** `pretty` (readable lines) when stdout is a terminal, `json` otherwise; LOG_FORMAT overrides. */
+  logFormat: 'json' | 'pretty';
   opal: {
     /** null → the built-in simulator is used (never in production). */
     webhookUrl: string | null;
@@ -97,6 +99,8 @@ export const ENV_VARIABLES: Record<string, string> = {
   DATABASE_URL: 'PostgreSQL URL; unset outside production = embedded PostgreSQL in DATA_DIR',
   DB_POOL_SIZE: 'connections in the pool (default 10)',
   OPAL_DEBUG_MODE: 'true adds debug log lines (still masked)',
+  LOG_FORMAT:
+    'json | pretty (default: pretty when stdout is a terminal, json otherwise); secrets masked in both',
   OPAL_WEBHOOK_URL: "OPAL's strategy_workflow webhook URL; unset outside production = built-in simulator",
   OPAL_STRATEGY_WORKFLOW_AUTH_KEY: 'Bearer key for the call to OPAL (>= 32 chars in production)',
   OPAL_WORKSPACE_ID: 'OPAL workspace id sent in the trigger metadata',
@@ -242,6 +246,14 @@ class Reader {
   }
 }
 
+function logFormatOf(reader: Reader, terminal: boolean): 'json' | 'pretty' {
+  const value = reader.raw('LOG_FORMAT')?.toLowerCase();
+  if (value === undefined) return terminal ? 'pretty' : 'json';
+  if (value === 'json' || value === 'pretty') return value;
+  reader.problems.push('LOG_FORMAT must be json or pretty');
+  return 'json';
+}
+
 function parseTrustProxy(reader: Reader): boolean | number | string {
   const value = reader.raw('TRUST_PROXY');
   if (value === undefined || value.toLowerCase() === 'false') return false;
@@ -255,7 +267,7 @@ function parseTrustProxy(reader: Reader): boolean | number | string {
  * production it fills in development values (embedded database, simulator, generated secrets).
  * Problems never contain a secret's value.
  */
-export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
+export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = false): Settings {
   const r = new Reader(env);
   const nodeEnvRaw = r.raw('NODE_ENV') ?? 'development';
   let nodeEnv: NodeEnv = 'development';
@@ -342,6 +354,7 @@ export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
     databaseUrl,
     dbPoolSize: r.int('DB_POOL_SIZE', 10, 1, 200),
     debug: r.bool('OPAL_DEBUG_MODE', false),
+    logFormat: logFormatOf(r, terminal),
     opal: {
       webhookUrl: opalWebhookUrl,
       authKey: opalAuthKey ?? '',

@@ -1,3 +1,5 @@
+// Written by `npm run migration:generate`, `migration:create` and `migration:register` from the files in
+// migrations/: do not edit by hand.
 import { InitialSchema1795890079861 } from '../../migrations/1795890079861-InitialSchema';
 import { DiagnosticsIndexes1795901325122 } from '../../migrations/1795901325122-DiagnosticsIndexes';
 import { AuthFailureCounters1796184087963 } from '../../migrations/1796184087963-AuthFailureCounters';
