@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: install everything, compile with the Swagger plugin, then keep production dependencies only.
+# Build stage: install everything, compile with the Swagger plugin, then keep production dependencies only (the
+# embedded PostgreSQL is a development dependency: the image carries none and needs DATABASE_URL).
 FROM node:20.20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

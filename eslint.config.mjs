@@ -51,6 +51,8 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       'clients/**',
+      // Projects of their own (e.g. a consumer of the client package), compiled by the tests that use them.
+      'test/fixtures/**',
       '.data/**',
       'migrations/**',
       '**/*.js',

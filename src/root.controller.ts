@@ -1,9 +1,10 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ErrorResponseDto } from './common/error-response.dto';
 import { Public } from './policy/policy';
 import { apiPath } from './domain/routes';
-import { MetricsService } from './metrics/metrics.service';
+import { MetricsServer } from './metrics/metrics-server';
 import { ServiceIndexDto } from './service-index.dto';
 import { SERVICE_VERSION } from './domain/version';
 
@@ -11,7 +12,7 @@ import { SERVICE_VERSION } from './domain/version';
 @Controller()
 @Public()
 export class RootController {
-  constructor(private readonly metrics: MetricsService) {}
+  constructor(private readonly metricsServer: MetricsServer) {}
 
   /** A small index: name, version, links to docs and health. */
   @Get()
@@ -31,14 +32,18 @@ export class RootController {
     };
   }
 
-  /** Prometheus text format. */
+  /** Prometheus text format. With `METRICS_PORT` set it is served on that port instead, and here answers 404. */
   @Get('metrics')
-  @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus exposition format', schema: { type: 'string' } })
+  @ApiOkResponse({
+    description: 'Prometheus exposition format',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
+  @ApiNotFoundResponse({ description: 'NOT_FOUND: served on METRICS_PORT instead', type: ErrorResponseDto })
   @Header('Cache-Control', 'no-store')
   async getMetrics(@Res() res: Response): Promise<void> {
-    res.setHeader('Content-Type', this.metrics.registry.contentType);
-    res.send(await this.metrics.registry.metrics());
+    const { contentType, body } = await this.metricsServer.forApiPort();
+    res.setHeader('Content-Type', contentType);
+    res.send(body);
   }
 
   @Get('favicon.ico')

@@ -18,26 +18,34 @@ interface Schema {
   properties?: Record<string, Schema>;
   additionalProperties?: Schema | boolean;
 }
+interface Answer {
+  $ref?: string;
+  description?: string;
+  content?: Record<string, { schema?: Schema; examples?: Record<string, { value: unknown }> }>;
+}
 interface Operation {
   operationId: string;
   summary?: string;
   parameters?: { name: string; in: string; description?: string; example?: unknown; schema?: Schema }[];
   requestBody?: { content: Record<string, { schema: Schema }> };
-  responses: Record<
-    string,
-    {
-      description?: string;
-      content?: Record<string, { schema?: Schema; examples?: Record<string, { value: unknown }> }>;
-    }
-  >;
+  responses: Record<string, Answer>;
 }
 
 const doc = JSON.parse(readFileSync(join(process.cwd(), 'openapi.json'), 'utf8')) as {
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Schema> };
+  components: { schemas: Record<string, Schema>; responses?: Record<string, Answer> };
 };
+// Answers shared by every operation (408, 415) are references to components.responses.
+const resolved = (answer: Answer): Answer =>
+  answer.$ref ? (doc.components.responses?.[answer.$ref.split('/').pop() ?? ''] ?? {}) : answer;
 const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
-  Object.entries(item).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })),
+  Object.entries(item).map(([method, op]) => ({
+    name: `${method.toUpperCase()} ${path}`,
+    op: {
+      ...op,
+      responses: Object.fromEntries(Object.entries(op.responses).map(([status, a]) => [status, resolved(a)])),
+    },
+  })),
 );
 
 // Whether a property needs its own example: references, enums and booleans speak for themselves.

@@ -1,4 +1,4 @@
-import { createOpalForceSyncClient, type OpalForceSyncClient } from '../clients/typescript';
+import { createOpalForceSyncClient, type OpalForceSyncClient } from '../clients/typescript/src/index';
 import { createTestApp, resetDatabase, TEST_OPERATOR_KEY, type TestApp } from './support/app';
 import { waitFor } from './support/wait';
 

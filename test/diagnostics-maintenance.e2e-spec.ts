@@ -38,19 +38,26 @@ async function seedOldAndNew(t: TestApp): Promise<void> {
   await seedRejected(ds, 'signature_invalid', 7, 40 * 1440);
   await seedRejected(ds, 'signature_invalid', 2, 5);
   await ds.query(
-    `INSERT INTO idempotency_keys (scope, key, request_hash, created_at, expires_at) VALUES
-       ('force_sync', 'expired', 'h1', now() - interval '2 days', now() - interval '1 day'),
-       ('force_sync', 'live', 'h2', now(), now() + interval '1 day')`,
+    `INSERT INTO idempotency_keys (caller, scope, key, request_hash, created_at, expires_at) VALUES
+       ('open', 'force_sync', 'expired', 'h1', now() - interval '2 days', now() - interval '1 day'),
+       ('open', 'force_sync', 'live', 'h2', now(), now() + interval '1 day')`,
+  );
+  await ds.query(
+    `INSERT INTO auth_failures (bucket, route, client_ip, count, last_reason) VALUES
+       (date_trunc('minute', now() - interval '40 days'), '/api/opal/sync', '10.0.0.9', 40, 'invalid_key'),
+       (date_trunc('minute', now() - interval '5 minutes'), '/api/opal/sync', '10.0.0.9', 3, 'missing_key')`,
   );
 }
 
 async function counts(t: TestApp) {
-  const [row]: { events: number; old: number; rejected: number; keys: number }[] = await t.dataSource.query(
-    `SELECT (SELECT count(*)::int FROM webhook_events) AS events,
-            (SELECT count(*)::int FROM webhook_events WHERE received_at < now() - interval '30 days') AS old,
-            (SELECT count(*)::int FROM rejected_deliveries) AS rejected,
-            (SELECT count(*)::int FROM idempotency_keys) AS keys`,
-  );
+  const [row]: { events: number; old: number; rejected: number; keys: number; auth: number }[] =
+    await t.dataSource.query(
+      `SELECT (SELECT count(*)::int FROM webhook_events) AS events,
+              (SELECT count(*)::int FROM webhook_events WHERE received_at < now() - interval '30 days') AS old,
+              (SELECT count(*)::int FROM rejected_deliveries) AS rejected,
+              (SELECT count(*)::int FROM idempotency_keys) AS keys,
+              (SELECT count(*)::int FROM auth_failures) AS auth`,
+    );
   return row;
 }
 
@@ -84,7 +91,7 @@ describe('diagnostics: POST /api/diagnostics/last-webhook (e2e)', () => {
         older_than: expect.any(String),
         retention_days: 30,
         dry_run: true,
-        pruned: { rejected_deliveries: 1, idempotency_keys: 1 },
+        pruned: { rejected_deliveries: 1, idempotency_keys: 1, auth_failures: 1 },
       });
       const olderThan = Date.parse(res.body.older_than);
       expect(Math.abs(olderThan - (Date.now() - 30 * 86_400_000))).toBeLessThan(60_000);
@@ -98,10 +105,10 @@ describe('diagnostics: POST /api/diagnostics/last-webhook (e2e)', () => {
         success: true,
         deleted: 12001,
         dry_run: false,
-        pruned: { rejected_deliveries: 1, idempotency_keys: 1 },
+        pruned: { rejected_deliveries: 1, idempotency_keys: 1, auth_failures: 1 },
       });
       const after = await counts(t);
-      expect(after).toEqual({ events: 3, old: 1, rejected: 1, keys: 1 });
+      expect(after).toEqual({ events: 3, old: 1, rejected: 1, keys: 1, auth: 1 });
       const kept: { workflow_ref: string }[] = await t.dataSource.query(
         `SELECT workflow_ref FROM webhook_events ORDER BY sequence`,
       );

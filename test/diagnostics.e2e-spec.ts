@@ -581,10 +581,8 @@ describe('diagnostics: alert rules fire and clear (e2e)', () => {
     expect(await rule('auth_failures')).toEqual(
       expect.objectContaining({ severity: 'critical', value: 3, threshold: 2 }),
     );
-    // The window passes.
-    await t.dataSource.query(
-      `UPDATE audit_log SET occurred_at = now() - interval '11 minutes' WHERE action = 'auth_failure'`,
-    );
+    // The window passes (the counters are per minute; the window counts whole minutes).
+    await t.dataSource.query(`UPDATE auth_failures SET bucket = bucket - interval '12 minutes'`);
     expect(await rule('auth_failures')).toBeUndefined();
   });
 

@@ -1,4 +1,5 @@
 import { request as httpRequest, Agent } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { buildSignatureHeader } from '../src/common/signature';
 import {
   createTestApp,
@@ -60,6 +61,18 @@ const ODD_STRINGS = [
   '1e309',
   'NaN',
   '2026-13-45T99:99:99Z',
+  // Times ISO-8601 allows and PostgreSQL refuses (or JavaScript cannot read).
+  '2026-01-01T00:00:00+23:59',
+  '2026-01-01T00:00:00-16:00',
+  '9999-12-31T23:59:59-15:00',
+  '0001-01-01T00:00:00+01:00',
+  '2026-W01-1',
+  '20260101T000000Z',
+  '2026-01-01T00:00:00,5Z',
+  'a\u0000b',
+  'lone \udc00 surrogate',
+  '9'.repeat(400),
+  '1e400',
   '00000000-0000-0000-0000-000000000000',
   'null',
   '[]',
@@ -72,6 +85,7 @@ const ODD_VALUES: unknown[] = [
   -1,
   1.5,
   Number.MAX_SAFE_INTEGER,
+  2 ** 64,
   -1e308,
   [],
   [1, 'a', null],
@@ -96,6 +110,7 @@ const ODD_PATH_SEGMENTS = [
   '%20',
   ';',
   '%0d%0aX-Injected:%201',
+  `${'a.'.repeat(6000)}a`,
 ];
 const CONTENT_TYPES = [
   'application/json',
@@ -110,6 +125,33 @@ const CONTENT_TYPES = [
   '',
   'garbage',
 ];
+
+/** The body as that encoding would carry it (the service must refuse it unread, whatever it holds). */
+function compress(encoding: string, body: Buffer): Buffer {
+  if (encoding === 'gzip') return gzipSync(body);
+  if (encoding === 'br') return brotliCompressSync(body);
+  if (encoding === 'deflate') return deflateSync(body);
+  return body;
+}
+
+/** The contract's error body, or null. */
+function errorBodyOf(text: string): Record<string, unknown> | null {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const shaped =
+    parsed.success === false &&
+    typeof parsed.error === 'string' &&
+    typeof parsed.code === 'string' &&
+    /^[A-Z_]+$/.test(parsed.code) &&
+    typeof parsed.message === 'string' &&
+    typeof parsed.correlation_id === 'string' &&
+    (parsed.details === undefined || Array.isArray(parsed.details));
+  return shaped ? parsed : null;
+}
 
 /** Percent-encodes, writing a lone surrogate as the bytes of an invalid UTF-8 sequence. */
 function encodeQueryValue(value: string): string {
@@ -191,9 +233,17 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
     });
   }
 
+  async function loadOperations(): Promise<Operation[]> {
+    return operationsOf(
+      JSON.parse((await send('GET', '/docs-json', {})).text) as Parameters<typeof operationsOf>[0],
+    );
+  }
+
+  /** A concrete path for an operation (path parameters filled with a UUID that names nothing). */
+  const concrete = (op: Operation) => op.path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+
   it('answers every malformed request without a 5xx, every error in the contract body, and stays healthy', async () => {
-    const doc = JSON.parse((await send('GET', '/docs-json', {})).text) as Parameters<typeof operationsOf>[0];
-    const operations = operationsOf(doc);
+    const operations = await loadOperations();
     expect(operations.length).toBeGreaterThanOrEqual(15);
     const random = prng(SEED);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
@@ -207,6 +257,11 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
       if (roll < 0.22) return `${'['.repeat(5000)}${']'.repeat(5000)}`;
       if (roll < 0.25) return JSON.stringify({ data: 'z'.repeat(80_000) });
       if (roll < 0.28) return '{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}';
+      if (roll < 0.31) {
+        // Numbers JSON can spell and JavaScript cannot hold exactly (or at all).
+        const name = pick([...Object.keys(schema?.properties ?? {}), 'x']);
+        return `{"${name}":${pick(['1e400', '-1e400', '123456789012345678901234567890', '1e-400'])}}`;
+      }
       const body: Record<string, unknown> = {};
       for (const [name, prop] of Object.entries(schema?.properties ?? {})) {
         const r = random();
@@ -245,7 +300,11 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
           body = Buffer.from(text, 'utf8');
           const type = random() < 0.7 ? 'application/json' : pick(CONTENT_TYPES);
           if (type) headers['Content-Type'] = type;
-          if (random() < 0.05) headers['Content-Encoding'] = pick(['gzip', 'br', 'bogus']);
+          if (random() < 0.05) {
+            const encoding = pick(['gzip', 'br', 'deflate', 'bogus']);
+            headers['Content-Encoding'] = encoding;
+            body = compress(encoding, body);
+          }
           if (op.path === '/api/webhooks/opal-workflow' && random() < 0.6) {
             headers['X-OSA-Signature'] =
               random() < 0.8
@@ -264,27 +323,17 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
           failures.push(`no answer (${(error as Error).message}) ${label}`);
           continue;
         }
+        if (headers['Content-Encoding'] && res.status !== 415) {
+          failures.push(`compressed body answered ${res.status} ${label}`);
+          continue;
+        }
         if (res.status >= 500 && !(op.path.startsWith('/api/health') && res.status === 503)) {
           failures.push(`${res.status} ${label} → ${res.text.slice(0, 200)}`);
           continue;
         }
         if (res.status >= 400 && !op.path.startsWith('/api/health')) {
-          let parsed: Record<string, unknown> | null;
-          try {
-            parsed = JSON.parse(res.text) as Record<string, unknown>;
-          } catch {
-            parsed = null;
-          }
-          const shaped =
-            parsed !== null &&
-            parsed.success === false &&
-            typeof parsed.error === 'string' &&
-            typeof parsed.code === 'string' &&
-            /^[A-Z_]+$/.test(parsed.code) &&
-            typeof parsed.message === 'string' &&
-            typeof parsed.correlation_id === 'string' &&
-            (parsed.details === undefined || Array.isArray(parsed.details));
-          if (!shaped) failures.push(`shape ${res.status} ${label} → ${res.text.slice(0, 200)}`);
+          if (!errorBodyOf(res.text))
+            failures.push(`shape ${res.status} ${label} → ${res.text.slice(0, 200)}`);
           if (res.status === 429 && !res.headers['retry-after'])
             failures.push(`429 without Retry-After ${label}`);
         }
@@ -302,4 +351,119 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
     const health = await send('GET', '/api/health', {});
     expect(health.status).toBe(200);
   }, 120_000);
+  it('refuses a compressed body on every operation with 415 UNSUPPORTED_CONTENT_ENCODING, before reading it', async () => {
+    const operations = await loadOperations();
+    const failures: string[] = [];
+    const plain = Buffer.from(JSON.stringify({ a: 'x'.repeat(1000) }));
+    for (const op of operations) {
+      for (const encoding of [
+        'gzip',
+        'br',
+        'deflate',
+        'x-gzip',
+        'compress',
+        'GZIP',
+        'gzip, identity',
+        'bogus',
+      ]) {
+        const headers: Record<string, string> = {
+          Authorization: `Bearer ${TEST_OPERATOR_KEY}`,
+          'Content-Type': 'application/json',
+          'Content-Encoding': encoding,
+        };
+        if (op.path === '/api/webhooks/opal-workflow') {
+          headers['X-OSA-Signature'] = buildSignatureHeader(TEST_WEBHOOK_SECRET, plain, Date.now());
+        }
+        const res = await send(op.method, concrete(op), headers, compress(encoding.toLowerCase(), plain));
+        const body = errorBodyOf(res.text);
+        if (res.status !== 415 || body?.code !== 'UNSUPPORTED_CONTENT_ENCODING') {
+          failures.push(`${op.method} ${op.path} [${encoding}] → ${res.status} ${res.text.slice(0, 120)}`);
+        }
+      }
+      // identity is no encoding at all.
+      const res = await send(op.method, concrete(op), { 'Content-Encoding': 'identity' });
+      if (res.status === 415) failures.push(`${op.method} ${op.path} [identity] → 415`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('answers long paths and case or trailing-slash variants of every route 404 in the error body', async () => {
+    const operations = await loadOperations();
+    const failures: string[] = [];
+    for (const op of operations) {
+      const path = concrete(op);
+      const variants = [`${path}/${'a.'.repeat(6000)}a`, `${path}/`, path.toUpperCase(), `${path}/.`];
+      for (const variant of variants.filter((v) => v !== path && v !== '//')) {
+        const res = await send(op.method, variant, { Authorization: `Bearer ${TEST_OPERATOR_KEY}` });
+        // NOT_FOUND, or WORKFLOW_NOT_FOUND where the variant names a workflow (`/api/opal/sync/a.a.…`).
+        if (res.status !== 404 || !/NOT_FOUND$/.test(String(errorBodyOf(res.text)?.code))) {
+          failures.push(`${op.method} ${variant.slice(0, 80)} → ${res.status} ${res.text.slice(0, 120)}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('refuses every time PostgreSQL would not store with 400 naming the field, never a 5xx', async () => {
+    const odd = [
+      '2026-01-01T00:00:00+23:59',
+      '2026-01-01T00:00:00-16:00',
+      '2026-01-01T00:00:00+2359',
+      '2026-01-01T00:00:00+23',
+      '9999-12-31T23:59:59-15:00',
+      '0001-01-01T00:00:00+01:00',
+      '2026-W01-1',
+      '20260101T000000Z',
+      '2026-01-01T00:00:00,5Z',
+      '2026-01-01T00Z',
+    ];
+    const accepted = [
+      '2026-01-01T00:00:00+15:59',
+      '0100-01-01T00:00:00Z',
+      '9999-12-31T23:59:59Z',
+      '2026-001',
+    ];
+    const operations = await loadOperations();
+    const dateParams = operations.flatMap((op) =>
+      op.parameters
+        .filter((p) => p.in === 'query' && /_date$/.test(p.name))
+        .map((p) => ({ op, name: p.name })),
+    );
+    expect(dateParams.length).toBeGreaterThanOrEqual(2);
+    const failures: string[] = [];
+    for (const { op, name } of dateParams) {
+      for (const value of [...odd, ...accepted]) {
+        const res = await send(op.method, `${concrete(op)}?${name}=${encodeURIComponent(value)}`, {
+          Authorization: `Bearer ${TEST_OPERATOR_KEY}`,
+        });
+        const body = errorBodyOf(res.text);
+        const named = JSON.stringify(body?.details ?? []).includes(`"field":"${name}"`);
+        const ok = odd.includes(value) ? res.status === 400 && named : res.status === 200;
+        if (!ok)
+          failures.push(`${op.method} ${op.path} ${name}=${value} → ${res.status} ${res.text.slice(0, 160)}`);
+      }
+    }
+    // The receiver's `timestamp`, signed, so that it reaches validation.
+    for (const value of [...odd, ...accepted]) {
+      const text = JSON.stringify({
+        event_type: 'workflow_started',
+        workflow_id: `fuzz-time-${value}`,
+        timestamp: value,
+      });
+      const res = await send(
+        'POST',
+        '/api/webhooks/opal-workflow',
+        {
+          'Content-Type': 'application/json',
+          'X-OSA-Signature': buildSignatureHeader(TEST_WEBHOOK_SECRET, text, Date.now()),
+        },
+        Buffer.from(text),
+      );
+      const body = errorBodyOf(res.text);
+      const named = JSON.stringify(body?.details ?? []).includes('"field":"timestamp"');
+      const ok = odd.includes(value) ? res.status === 400 && named : res.status === 202;
+      if (!ok) failures.push(`POST webhook timestamp=${value} → ${res.status} ${res.text.slice(0, 160)}`);
+    }
+    expect(failures).toEqual([]);
+  });
 });

@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Test } from '@nestjs/testing';
 import request from 'supertest';
+import { AppModule } from '../src/app.module';
+import { appOptions, configureApp, createHttpAdapter } from '../src/app.setup';
+import { loadSettings } from '../src/config/settings';
 import { EventProcessorService } from '../src/modules/webhooks/event-processor.service';
-import { createTestApp, operatorHeaders, resetDatabase, type TestApp } from './support/app';
+import {
+  baseTestEnv,
+  createTestApp,
+  freePort,
+  operatorHeaders,
+  resetDatabase,
+  type TestApp,
+} from './support/app';
 import { waitFor } from './support/wait';
 import { createWebhookTestApp, insertWorkflow, postSigned } from './support/webhooks';
 
@@ -129,5 +141,76 @@ describe('GET /metrics: gauges sampled from the database (e2e)', () => {
     // Processed (their workflow is unknown: unmatched), so no longer pending.
     expect(await t.app.get(EventProcessorService).drain()).toBe(5);
     expect(await gauges()).toEqual({ backlog: 0, active: 2 });
+  });
+});
+
+describe('GET /metrics on its own port, METRICS_PORT (e2e)', () => {
+  let t: TestApp;
+  let metricsUrl: string;
+
+  beforeAll(async () => {
+    const metricsPort = await freePort();
+    t = await createTestApp({ METRICS_PORT: String(metricsPort) });
+    metricsUrl = `http://127.0.0.1:${metricsPort}`;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('serves the exposition on the metrics port, with what the API port counted', async () => {
+    await request(t.url).get('/api/health/live').expect(200);
+    const res = await request(metricsUrl).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.text).toMatch(
+      /^http_requests_total\{method="GET",route="\/api\/health\/live",status="200"\} [1-9]/m,
+    );
+    expect(res.text).toMatch(/^database_up 1$/m);
+    await request(metricsUrl).head('/metrics').expect(200);
+  });
+
+  it('answers 404 with the error body for /metrics on the API port', async () => {
+    const res = await request(t.url).get('/metrics').expect(404);
+    expect(res.body).toMatchObject({ success: false, code: 'NOT_FOUND' });
+    expect(res.text).not.toContain('http_requests_total');
+  });
+
+  it('serves nothing else on the metrics port', async () => {
+    for (const path of ['/', '/api/health', '/api/opal/syncs', '/metrics/', '/docs']) {
+      const res = await request(metricsUrl).get(path).expect(404);
+      expect([path, res.body.code]).toEqual([path, 'NOT_FOUND']);
+    }
+    const post = await request(metricsUrl).post('/metrics').send('{}').expect(404);
+    expect(post.body).toMatchObject({ success: false, code: 'NOT_FOUND' });
+    expect(post.headers['x-correlation-id']).toMatch(/^req-/);
+  });
+
+  it('frees the metrics port when the app closes', async () => {
+    const port = await freePort();
+    const app = await createTestApp({ METRICS_PORT: String(port) });
+    await request(`http://127.0.0.1:${port}`).get('/metrics').expect(200);
+    await app.close();
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+  });
+
+  it('refuses to start when the metrics port is taken', async () => {
+    const blocker = createServer();
+    const taken = await new Promise<number>((resolve) =>
+      blocker.listen(0, () => resolve((blocker.address() as { port: number }).port)),
+    );
+    const port = await freePort();
+    const settings = loadSettings({ ...(await baseTestEnv(port)), METRICS_PORT: String(taken) });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(settings)] }).compile();
+    const app = moduleRef.createNestApplication(
+      createHttpAdapter(),
+      appOptions(false, () => undefined),
+    );
+    try {
+      // The metrics server starts with the app (configureApp initialises it), before the API listens.
+      await expect(configureApp(app).then(() => app.listen(port, '127.0.0.1'))).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await app.close();
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 });

@@ -20,6 +20,7 @@ describe('database schema (e2e)', () => {
     expect(tables).toEqual([
       'agent_runs',
       'audit_log',
+      'auth_failures',
       'idempotency_keys',
       'job_leases',
       'rejected_deliveries',

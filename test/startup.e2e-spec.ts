@@ -6,8 +6,8 @@ import { freePort } from './support/app';
 import { ServiceProcess } from './support/service-process';
 
 /**
- * A fresh data folder. mkdtemp makes it private to root, but PostgreSQL runs as its own user (the embedded
- * server refuses root), so the folder must be traversable like a normal project folder.
+ * A fresh data folder that other users can enter, like a normal project folder: as root the cluster then stays in
+ * it, where these tests look (a private folder moves it elsewhere: see first-run.e2e-spec.ts).
  */
 function dataFolder(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `opal-force-sync-${name}-`));

@@ -4,6 +4,7 @@ import type { Repository } from 'typeorm';
 import { RequestContext } from '../common/request-context';
 import { AuditLogEntity, type AuditAction } from './audit-log.entity';
 
+/** Operator actions. Failed authentications are counted in `auth_failures` (AuthFailuresService) instead. */
 export type { AuditAction };
 
 export interface AuditEntry {
@@ -29,13 +30,5 @@ export class AuditService {
       correlationId: RequestContext.correlationId() ?? null,
       details: (entry.details ?? {}) as object,
     });
-  }
-
-  async countSince(action: AuditAction, minutes: number): Promise<number> {
-    const rows: { n: number }[] = await this.repo.query(
-      `SELECT count(*)::int AS n FROM audit_log WHERE action = $1 AND occurred_at > now() - ($2::int * interval '1 minute')`,
-      [action, minutes],
-    );
-    return rows[0]?.n ?? 0;
   }
 }

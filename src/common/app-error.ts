@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNSUPPORTED_CONTENT_ENCODING'
+  | 'REQUEST_TIMEOUT'
   | 'RATE_LIMITED'
   | 'INTERNAL_ERROR'
   | 'CONFIGURATION_ERROR'
@@ -36,6 +38,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'IDEMPOTENCY_KEY_REUSED',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'UNSUPPORTED_CONTENT_ENCODING',
+  'REQUEST_TIMEOUT',
   'RATE_LIMITED',
   'INTERNAL_ERROR',
   'CONFIGURATION_ERROR',
@@ -85,7 +89,10 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
     case 'PAYLOAD_TOO_LARGE':
       return { status: 413, title: 'Payload Too Large' };
     case 'UNSUPPORTED_MEDIA_TYPE':
+    case 'UNSUPPORTED_CONTENT_ENCODING':
       return { status: 415, title: 'Unsupported Media Type' };
+    case 'REQUEST_TIMEOUT':
+      return { status: 408, title: 'Request Timeout' };
     case 'RATE_LIMITED':
       return { status: 429, title: 'Too Many Requests' };
     case 'INTERNAL_ERROR':

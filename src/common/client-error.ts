@@ -9,17 +9,14 @@ import { newCorrelationId } from './request-context';
  */
 export function clientErrorHandler() {
   return (error: NodeJS.ErrnoException, socket: Duplex): void => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // An answer already under way cannot be replaced: the connection is only closed.
+    const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (error.code === 'ECONNRESET' || !socket.writable || answering) {
       socket.destroy();
       return;
     }
     const correlationId = newCorrelationId('req');
-    const mapped = mapError(
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? new AppError('PAYLOAD_TOO_LARGE', 'The request line or headers are too large')
-        : new AppError('VALIDATION_FAILED', 'The request could not be parsed as HTTP'),
-      correlationId,
-    );
+    const mapped = mapError(errorFor(error.code), correlationId);
     const text = JSON.stringify(mapped.body);
     socket.end(
       [
@@ -34,4 +31,15 @@ export function clientErrorHandler() {
       ].join('\r\n'),
     );
   };
+}
+
+function errorFor(code: string | undefined): AppError {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return new AppError('PAYLOAD_TOO_LARGE', 'The request line or headers are too large');
+  }
+  // The server's headers timeout (10 s) or request timeout (30 s) passed before the request was received.
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return new AppError('REQUEST_TIMEOUT', 'The request was not received in time');
+  }
+  return new AppError('VALIDATION_FAILED', 'The request could not be parsed as HTTP');
 }

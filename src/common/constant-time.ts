@@ -18,3 +18,11 @@ export function matchesAnyKey(presented: string, keys: readonly string[]): boole
 export function keyFingerprint(key: string): string {
   return `key:${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
 }
+
+/**
+ * The scope of an operator's `Idempotency-Key`s: 16 hex digits of the key's SHA-256 ("key:1a2b…"), so that
+ * callers holding different keys never see each other's keys. Never the key itself.
+ */
+export function callerScopeOf(key: string): string {
+  return `key:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}

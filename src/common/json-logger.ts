@@ -1,17 +1,31 @@
 import type { LoggerService } from '@nestjs/common';
 import { redact, redactString } from './redact';
 import { RequestContext } from './request-context';
+import { StartupError } from './startup-error';
 
 type Level = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
+/** `json`: one JSON object per line (files, collectors); `pretty`: one readable line (a person at a terminal). */
+export type LogFormat = 'json' | 'pretty';
+
+export interface LoggerOptions {
+  debug: boolean;
+  format?: LogFormat;
+  /** Where lines go (tests); default stdout. */
+  write?: (line: string) => void;
+}
+
 /**
- * JSON-lines logger for Nest and for the service's own code: one object per line with level, time, context,
- * message and the correlation id of the request being served. Everything passes through `redact`.
+ * The logger of Nest and of the service's own code: each line has level, time, context, message and the
+ * correlation id of the request being served, written as JSON or as readable text. Everything passes through
+ * `redact` before either format sees it, so both mask the same secrets.
  */
 export class JsonLogger implements LoggerService {
-  constructor(
-    private readonly options: { debug: boolean; write?: (line: string) => void } = { debug: false },
-  ) {}
+  private readonly colors: boolean;
+
+  constructor(private readonly options: LoggerOptions = { debug: false }) {
+    this.colors = options.format === 'pretty' && !options.write && process.stdout.isTTY === true;
+  }
 
   private write(level: Level, message: unknown, params: unknown[]): void {
     if (level === 'debug' && !this.options.debug) return;
@@ -23,7 +37,10 @@ export class JsonLogger implements LoggerService {
     if (correlationId) line.correlation_id = correlationId;
     const workflowCorrelationId = RequestContext.current()?.workflowCorrelationId;
     if (workflowCorrelationId) line.workflow_correlation_id = workflowCorrelationId;
-    if (message instanceof Error) {
+    if (message instanceof StartupError) {
+      // The message names the cause and the fix; the stack adds nothing for the person reading it.
+      line.msg = redactString(message.message);
+    } else if (message instanceof Error) {
       line.msg = redactString(message.message);
       line.err = { name: message.name, stack: redactString(message.stack ?? '') };
     } else if (typeof message === 'object' && message !== null) {
@@ -35,7 +52,7 @@ export class JsonLogger implements LoggerService {
       if (typeof extra === 'string' && extra.includes('\n    at ')) line.stack = redactString(extra);
       else if (extra !== undefined) line.meta = redact(extra);
     }
-    const text = JSON.stringify(line);
+    const text = this.options.format === 'pretty' ? prettyLine(line, this.colors) : JSON.stringify(line);
     if (this.options.write) this.options.write(text);
     else process.stdout.write(`${text}\n`);
   }
@@ -58,4 +75,44 @@ export class JsonLogger implements LoggerService {
   fatal(message: unknown, ...params: unknown[]): void {
     this.write('fatal', message, params);
   }
+}
+
+const LEVEL_COLORS: Record<string, string> = {
+  debug: '\x1b[90m',
+  info: '\x1b[32m',
+  warn: '\x1b[33m',
+  error: '\x1b[31m',
+  fatal: '\x1b[41;97m',
+};
+
+/**
+ * `12:04:05.123 INFO  [Database] message key=value …`: local time, level, context, message, then the other
+ * fields (correlation ids, request figures, metadata) and, on the next lines, a stack.
+ */
+export function prettyLine(line: Record<string, unknown>, colors = false): string {
+  const { level, time, context, msg, err, stack, ...rest } = line as Record<string, unknown> & {
+    level: string;
+    time: string;
+    context?: string;
+    msg?: unknown;
+    err?: { name: string; stack: string };
+    stack?: string;
+  };
+  const when = new Date(time);
+  const clock = [when.getHours(), when.getMinutes(), when.getSeconds()]
+    .map((n) => String(n).padStart(2, '0'))
+    .join(':');
+  const label = level.toUpperCase().padEnd(5);
+  const parts = [
+    `${clock}.${String(when.getMilliseconds()).padStart(3, '0')}`,
+    colors ? `${LEVEL_COLORS[level] ?? ''}${label}\x1b[0m` : label,
+  ];
+  if (context) parts.push(colors ? `\x1b[36m[${context}]\x1b[0m` : `[${context}]`);
+  if (msg !== undefined) parts.push(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  for (const [key, value] of Object.entries(rest)) {
+    if (value === undefined) continue;
+    parts.push(`${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`);
+  }
+  const trace = err?.stack ?? stack;
+  return trace ? `${parts.join(' ')}\n${trace.replace(/^/gm, '    ')}` : parts.join(' ');
 }

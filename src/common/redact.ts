@@ -6,7 +6,10 @@ const SENSITIVE_KEY =
   /(secret|token|password|passwd|authorization|signature|api[-_]?key|auth[-_]?key|cookie|credential)/i;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const SIGNATURE_PART = /\bv1=[0-9a-fA-F]{8,}/g;
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s:@]+):([^@\s/]+)@/gi;
+// Every quantifier is bounded: an unbounded scheme (`[a-z][a-z0-9+.-]*`) made a long run of `a.a.a.…` cost
+// quadratic time, on every access line. Schemes are short; user names and passwords longer than these bounds
+// are not credentials anyone puts in a URL.
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]{0,31}:\/\/)([^/\s:@]{1,256}):([^@\s/]{1,256})@/gi;
 
 let knownSecrets: string[] = [];
 
@@ -19,10 +22,8 @@ export function registerSecrets(values: readonly string[]): void {
 export function redactString(value: string): string {
   let out = value;
   for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
-  return out
-    .replace(BEARER, '$1 [REDACTED]')
-    .replace(SIGNATURE_PART, 'v1=[REDACTED]')
-    .replace(URL_CREDENTIALS, '$1$2:[REDACTED]@');
+  out = out.replace(BEARER, '$1 [REDACTED]').replace(SIGNATURE_PART, 'v1=[REDACTED]');
+  return out.includes('://') ? out.replace(URL_CREDENTIALS, '$1$2:[REDACTED]@') : out;
 }
 
 export function redact(value: unknown, depth = 0): unknown {

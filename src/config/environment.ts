@@ -15,7 +15,7 @@ export function readProcessEnv(): Record<string, string | undefined> {
 /** Loads the settings for a process entry point; prints every problem and exits non-zero when invalid. */
 export function loadSettingsOrExit(): Settings {
   try {
-    return loadSettings(readProcessEnv());
+    return loadSettings(readProcessEnv(), process.cwd(), process.stdout.isTTY === true);
   } catch (error) {
     if (error instanceof ConfigValidationError) {
       process.stderr.write(

@@ -33,6 +33,14 @@ describe('loadSettings', () => {
     expect(again.webhook.secrets).toEqual(settings.webhook.secrets);
   });
 
+  it('logs readable lines to a terminal and JSON otherwise, unless LOG_FORMAT says which', () => {
+    expect(loadSettings({}, tmp()).logFormat).toBe('json');
+    expect(loadSettings({}, tmp(), true).logFormat).toBe('pretty');
+    expect(loadSettings({ LOG_FORMAT: 'json' }, tmp(), true).logFormat).toBe('json');
+    expect(loadSettings({ LOG_FORMAT: 'Pretty' }, tmp(), false).logFormat).toBe('pretty');
+    expect(problemsOf({ LOG_FORMAT: 'xml' })).toEqual(['LOG_FORMAT must be json or pretty']);
+  });
+
   it('applies the contract defaults', () => {
     const s = loadSettings({}, tmp());
     expect(s.port).toBe(3000);
@@ -49,6 +57,18 @@ describe('loadSettings', () => {
     expect(s.rateLimits).toEqual({ webhookPerMin: 1200, syncPerMin: 30, adminPerMin: 30, readPerMin: 120 });
     expect(s.simulator).toMatchObject({ agentDelayMs: 300, failAgents: [], triggerFailures: 0, port: 4010 });
     expect(s.trustProxy).toBe(false);
+    expect(s.metricsPort).toBeNull();
+  });
+
+  it('serves metrics on their own port only when METRICS_PORT names a valid port other than PORT', () => {
+    expect(loadSettings({ METRICS_PORT: '9464' }, tmp()).metricsPort).toBe(9464);
+    expect(loadSettings({ METRICS_PORT: ' ' }, tmp()).metricsPort).toBeNull();
+    expect(problemsOf({ METRICS_PORT: '3000' })).toContain('METRICS_PORT must differ from PORT');
+    expect(problemsOf({ PORT: '8080', METRICS_PORT: '8080' })).toContain(
+      'METRICS_PORT must differ from PORT',
+    );
+    expect(problemsOf({ METRICS_PORT: '0' })).toContain('METRICS_PORT must be between 1 and 65535');
+    expect(problemsOf({ METRICS_PORT: 'metrics' })).toContain('METRICS_PORT must be an integer');
   });
 
   it('reads OSA_WEBHOOK_SECRET as an alias and accepts two secrets during a rotation', () => {

@@ -25,12 +25,26 @@ export interface Settings {
   nodeEnv: NodeEnv;
   isProduction: boolean;
   port: number;
+  /**
+   * null: GET /metrics is served on `port` with the API. A port: a second HTTP server serves only GET /metrics
+   * there, so it need not be reachable from where the API is, and the API's port answers 404 for /metrics.
+   */
+  metricsPort: number | null;
+  /**
+   * The address to listen on; undefined = every interface. Outside production with operator routes open (no
+   * OPERATOR_API_KEYS) the default is 127.0.0.1, so that nothing on the network can reach the open routes.
+   */
+  host: string | undefined;
+  /** Most simultaneous connections the HTTP server accepts; beyond, new connections are closed at once. */
+  maxConnections: number;
   /** Public URL of this service; the callback URL given to OPAL is derived from it. */
   baseUrl: string;
   dataDir: string;
   databaseUrl: string | null;
   dbPoolSize: number;
   debug: boolean;
+  /** `pretty` (readable lines) when stdout is a terminal, `json` otherwise; LOG_FORMAT overrides. */
+  logFormat: 'json' | 'pretty';
   opal: {
     /** null → the built-in simulator is used (never in production). */
     webhookUrl: string | null;
@@ -78,11 +92,16 @@ export type Env = Record<string, string | undefined>;
 export const ENV_VARIABLES: Record<string, string> = {
   NODE_ENV: 'development | test | production (default development)',
   PORT: 'HTTP port (default 3000)',
+  METRICS_PORT: 'serve GET /metrics on this port only (PORT then answers 404 for it); unset = on PORT',
+  HOST: 'address to listen on (default: every interface; 127.0.0.1 outside production while OPERATOR_API_KEYS is unset)',
+  MAX_CONNECTIONS: 'most simultaneous HTTP connections; beyond, new ones are closed at once (default 1024)',
   BASE_URL: 'public URL of this service; must be https in production (default http://localhost:<PORT>)',
   DATA_DIR: 'folder for the embedded PostgreSQL and generated development secrets (default .data)',
   DATABASE_URL: 'PostgreSQL URL; unset outside production = embedded PostgreSQL in DATA_DIR',
   DB_POOL_SIZE: 'connections in the pool (default 10)',
   OPAL_DEBUG_MODE: 'true adds debug log lines (still masked)',
+  LOG_FORMAT:
+    'json | pretty (default: pretty when stdout is a terminal, json otherwise); secrets masked in both',
   OPAL_WEBHOOK_URL: "OPAL's strategy_workflow webhook URL; unset outside production = built-in simulator",
   OPAL_STRATEGY_WORKFLOW_AUTH_KEY: 'Bearer key for the call to OPAL (>= 32 chars in production)',
   OPAL_WORKSPACE_ID: 'OPAL workspace id sent in the trigger metadata',
@@ -228,6 +247,14 @@ class Reader {
   }
 }
 
+function logFormatOf(reader: Reader, terminal: boolean): 'json' | 'pretty' {
+  const value = reader.raw('LOG_FORMAT')?.toLowerCase();
+  if (value === undefined) return terminal ? 'pretty' : 'json';
+  if (value === 'json' || value === 'pretty') return value;
+  reader.problems.push('LOG_FORMAT must be json or pretty');
+  return 'json';
+}
+
 function parseTrustProxy(reader: Reader): boolean | number | string {
   const value = reader.raw('TRUST_PROXY');
   if (value === undefined || value.toLowerCase() === 'false') return false;
@@ -241,7 +268,7 @@ function parseTrustProxy(reader: Reader): boolean | number | string {
  * production it fills in development values (embedded database, simulator, generated secrets).
  * Problems never contain a secret's value.
  */
-export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
+export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = false): Settings {
   const r = new Reader(env);
   const nodeEnvRaw = r.raw('NODE_ENV') ?? 'development';
   let nodeEnv: NodeEnv = 'development';
@@ -251,6 +278,8 @@ export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
   const isProduction = nodeEnv === 'production';
 
   const port = r.int('PORT', 3000, 0, 65535);
+  const metricsPort = r.raw('METRICS_PORT') === undefined ? null : r.int('METRICS_PORT', 0, 1, 65535);
+  if (metricsPort !== null && metricsPort === port) r.problems.push('METRICS_PORT must differ from PORT');
   const dataDirRaw = r.raw('DATA_DIR') ?? '.data';
   const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
 
@@ -310,15 +339,23 @@ export function loadSettings(env: Env, cwd: string = process.cwd()): Settings {
     }
   }
 
+  // Open operator routes are for a developer's own machine: reachable from it only, unless HOST says otherwise.
+  const operatorRoutesOpen = !isProduction && operatorApiKeys.length === 0;
+  const host = r.raw('HOST') ?? (operatorRoutesOpen ? '127.0.0.1' : undefined);
+
   const settings: Settings = {
     nodeEnv,
     isProduction,
     port,
+    metricsPort,
+    host,
+    maxConnections: r.int('MAX_CONNECTIONS', 1024, 1, 1000000),
     baseUrl,
     dataDir,
     databaseUrl,
     dbPoolSize: r.int('DB_POOL_SIZE', 10, 1, 200),
     debug: r.bool('OPAL_DEBUG_MODE', false),
+    logFormat: logFormatOf(r, terminal),
     opal: {
       webhookUrl: opalWebhookUrl,
       authKey: opalAuthKey ?? '',

@@ -20,6 +20,8 @@ export function buildDataSourceOptions(connection: DatabaseConnection): DataSour
     entities: connection.entities ?? [],
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',
+    // Each migration in its own transaction, except those that declare `transaction = false` (concurrent index
+    // builds, which PostgreSQL refuses inside a transaction). Mode 'all' would refuse such a migration.
     migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,
@@ -36,18 +38,41 @@ export function buildDataSourceOptions(connection: DatabaseConnection): DataSour
 }
 
 /** Arbitrary constant: the advisory lock that serialises migrations when several instances start at once. */
-const MIGRATION_LOCK_KEY = 727_001;
+export const MIGRATION_LOCK_KEY = 727_001;
 
-/** Runs pending migrations while holding an advisory lock, so concurrent starts migrate once. */
-export async function runMigrationsLocked(dataSource: DataSource): Promise<string[]> {
+const LOCK_POLL_MS = 200;
+
+/**
+ * Runs pending migrations while holding an advisory lock, so concurrent starts migrate once; the others wait, then
+ * find nothing pending. They wait by polling `pg_try_advisory_lock`, never in a blocking `pg_advisory_lock`: a
+ * session blocked in a statement holds a snapshot, and `CREATE INDEX CONCURRENTLY` in the lock holder's migration
+ * waits for every older snapshot to end — each instance would wait for the other, and PostgreSQL cannot see that
+ * cycle (it passes through the holder's idle lock session).
+ */
+export async function runMigrationsLocked(
+  dataSource: DataSource,
+  onWait: () => void = () => undefined,
+): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
+  let locked = false;
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    for (let attempt = 0; !locked; attempt++) {
+      const [row] = (await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [
+        MIGRATION_LOCK_KEY,
+      ])) as { locked: boolean }[];
+      locked = row.locked;
+      if (!locked) {
+        if (attempt === 0) onWait();
+        await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+      }
+    }
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((m) => m.name);
   } finally {
-    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    if (locked) {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    }
     await runner.release();
   }
 }

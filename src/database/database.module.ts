@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, runMigrationsLocked } from './data-source-options';
-import { EmbeddedDatabase } from './embedded-postgres';
+import { EmbeddedDatabase } from './embedded-database';
 
 /** Owns the embedded PostgreSQL (when DATABASE_URL is unset) and stops it after the pool has closed. */
 @Injectable()
@@ -23,7 +23,7 @@ export class DatabaseRuntime implements OnApplicationShutdown {
       log: (message) => this.logger.warn(message),
     });
     const url = await this.embedded.start();
-    this.logger.log(`Embedded PostgreSQL started (data in ${this.config.dataDir})`);
+    this.logger.log(`Embedded PostgreSQL started (cluster in ${this.embedded.clusterDir})`);
     return url;
   }
 
@@ -57,7 +57,9 @@ class DatabaseRuntimeModule {}
       }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
-        await runMigrationsLocked(dataSource);
+        await runMigrationsLocked(dataSource, () =>
+          new Logger('Database').log('Another instance is applying migrations: waiting for it'),
+        );
         return dataSource;
       },
     }),

@@ -1,31 +1,21 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
 import { loadSettingsOrExit } from '../config/environment';
-import { buildDataSourceOptions, runMigrationsLocked } from './data-source-options';
-import { EmbeddedDatabase } from './embedded-postgres';
+import { describeFailure, openMigratedDatabase } from './database-cli';
+
+const line = (fields: Record<string, unknown>) =>
+  `${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`;
 
 /** `npm run migration:run`: applies pending migrations to DATABASE_URL (or the embedded database) and exits. */
 async function main(): Promise<void> {
   const settings = loadSettingsOrExit();
-  const embedded = settings.databaseUrl
-    ? null
-    : new EmbeddedDatabase({ dataDir: settings.dataDir, databaseName: 'opal_force_sync' });
-  const url = settings.databaseUrl ?? (await embedded!.start());
-  const dataSource = await new DataSource(buildDataSourceOptions({ url, poolSize: 2 })).initialize();
-  try {
-    const applied = await runMigrationsLocked(dataSource);
-    process.stdout.write(
-      `${JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'migrations applied', applied })}\n`,
-    );
-  } finally {
-    await dataSource.destroy();
-    await embedded?.stop();
-  }
+  const database = await openMigratedDatabase(settings, (msg) =>
+    process.stdout.write(line({ level: 'info', msg })),
+  );
+  await database.close();
+  process.stdout.write(line({ level: 'info', msg: 'migrations applied', applied: database.applied }));
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `${JSON.stringify({ level: 'fatal', msg: 'migration failed', error: String(error) })}\n`,
-  );
+  process.stderr.write(line({ level: 'fatal', msg: 'migration failed', error: describeFailure(error) }));
   process.exit(1);
 });

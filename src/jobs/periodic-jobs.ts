@@ -85,6 +85,7 @@ export class PeriodicJobs {
         older_than: result.older_than,
         rejected_deliveries: result.pruned.rejected_deliveries,
         idempotency_keys: result.pruned.idempotency_keys,
+        auth_failures: result.pruned.auth_failures,
       };
     });
   }

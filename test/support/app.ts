@@ -5,7 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
-import { appOptions, configureApp } from '../../src/app.setup';
+import { appOptions, configureApp, createHttpAdapter } from '../../src/app.setup';
 import { loadSettings, type Env, type Settings } from '../../src/config/settings';
 import { freePort } from '../../src/common/free-port';
 import { testDatabaseUrl } from './database';
@@ -46,10 +46,14 @@ export async function baseTestEnv(port: number): Promise<Env> {
   };
 }
 
-/** Boots the real app (same configureApp as main.ts) on a real port against real PostgreSQL. */
+/**
+ * Boots the real app (same configureApp as main.ts) on a real port against real PostgreSQL. `beforeListen` may
+ * adjust the configured app before it listens (e.g. shorter server timeouts, which Node reads when listening).
+ */
 export async function createTestApp(
   overrides: Env = {},
   customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
+  beforeListen: (app: INestApplication) => void = () => undefined,
 ): Promise<TestApp> {
   const port = await freePort();
   const env = { ...(await baseTestEnv(port)), ...overrides };
@@ -59,8 +63,12 @@ export async function createTestApp(
   const moduleRef = await customize(
     Test.createTestingModule({ imports: [AppModule.register(settings)] }),
   ).compile();
-  const app = moduleRef.createNestApplication(appOptions(settings.debug, (line) => logs.push(line)));
+  const app = moduleRef.createNestApplication(
+    createHttpAdapter(),
+    appOptions(settings.debug, (line) => logs.push(line)),
+  );
   await configureApp(app);
+  beforeListen(app);
   await app.listen(port, '127.0.0.1');
   return {
     app,
@@ -80,7 +88,7 @@ export async function resetDatabase(dataSource: DataSource): Promise<void> {
     try {
       await dataSource.query(
         `TRUNCATE workflows, agent_runs, trigger_attempts, webhook_events, rejected_deliveries, idempotency_keys,
-                  audit_log, job_leases RESTART IDENTITY CASCADE`,
+                  audit_log, auth_failures, job_leases RESTART IDENTITY CASCADE`,
       );
       return;
     } catch (error) {

@@ -1,5 +1,9 @@
 'use strict';
+const { rmSync } = require('node:fs');
+
 module.exports = async function globalTeardown() {
-  const pg = globalThis.__EMBEDDED_PG__;
-  if (pg) await pg.stop();
+  const embedded = globalThis.__EMBEDDED_PG__;
+  if (!embedded) return;
+  await embedded.server.destroy();
+  rmSync(embedded.clusterDir, { recursive: true, force: true });
 };

@@ -2,9 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { connect } from 'node:net';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../../audit/audit.service';
+import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
 import { IdempotencyService } from '../sync/idempotency.service';
-import { WebhookEventsService } from '../webhooks/webhook-events.service';
+import { CLEANUP_BATCH_SIZE, WebhookEventsService } from '../webhooks/webhook-events.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import { OpalTargetService } from '../opal/opal-target.service';
 import type {
@@ -35,6 +36,7 @@ export class MaintenanceService {
     private readonly events: WebhookEventsService,
     private readonly idempotency: IdempotencyService,
     private readonly audit: AuditService,
+    private readonly authFailures: AuthFailuresService,
     private readonly config: AppConfig,
     private readonly opalConfiguration: OpalConfigurationService,
     private readonly opalTarget: OpalTargetService,
@@ -117,6 +119,9 @@ export class MaintenanceService {
       olderThan: events.olderThan,
       rejectedDeliveries: events.rejectedDeliveries,
       idempotencyKeys: await this.idempotency.deleteExpired(dryRun),
+      authFailures: dryRun
+        ? await this.authFailures.countOlderThan(events.olderThan)
+        : await this.authFailures.deleteOlderThan(events.olderThan, CLEANUP_BATCH_SIZE),
     };
     const { trigger, ...who } = actor;
     await this.audit.record({
@@ -130,6 +135,7 @@ export class MaintenanceService {
         older_than: result.olderThan.toISOString(),
         rejected_deliveries: result.rejectedDeliveries,
         idempotency_keys: result.idempotencyKeys,
+        auth_failures: result.authFailures,
       },
     });
     this.logger.log({
@@ -148,6 +154,7 @@ export class MaintenanceService {
       pruned: {
         rejected_deliveries: result.rejectedDeliveries,
         idempotency_keys: result.idempotencyKeys,
+        auth_failures: result.authFailures,
       },
     };
   }

@@ -1,5 +1,5 @@
+import type { AuthFailuresService } from '../../audit/auth-failures.service';
 import type { DataSource } from 'typeorm';
-import type { AuditService } from '../../audit/audit.service';
 import type { AppConfig } from '../../config/app-config';
 import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
@@ -12,7 +12,7 @@ import { SystemHealthService } from './system-health.service';
 // here the connection itself is the stub: every query fails as a refused connection does.
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 const downDataSource = { query: () => Promise.reject(refused) } as unknown as DataSource;
-const audit = { countSince: () => Promise.reject(refused) } as unknown as AuditService;
+const audit = { countSince: () => Promise.reject(refused) } as unknown as AuthFailuresService;
 
 /** The owners' real services, over the given connection. */
 function owners(dataSource: DataSource): { events: WebhookEventsService; workflows: WorkflowsService } {
@@ -66,7 +66,7 @@ describe('diagnostics with the database unreachable', () => {
         sql === 'SELECT 1' ? Promise.resolve([{}]) : Promise.reject(new Error('syntax error')),
     } as unknown as DataSource;
     const { events, workflows } = owners(broken);
-    const answeringAudit = { countSince: () => Promise.resolve(0) } as unknown as AuditService;
+    const answeringAudit = { countSince: () => Promise.resolve(0) } as unknown as AuthFailuresService;
     const health = new SystemHealthService(broken, events, workflows, answeringAudit, config);
     await expect(health.figures()).rejects.toThrow('syntax error');
   });

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AuditService } from '../../audit/audit.service';
+import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
 import { WorkflowsService } from '../workflows/workflows.service';
@@ -20,7 +20,7 @@ export class SystemHealthService {
     private readonly dataSource: DataSource,
     private readonly events: WebhookEventsService,
     private readonly workflows: WorkflowsService,
-    private readonly audit: AuditService,
+    private readonly authFailures: AuthFailuresService,
     private readonly config: AppConfig,
   ) {}
 
@@ -47,7 +47,7 @@ export class SystemHealthService {
         this.events.deliveryFigures(),
         this.workflows.forceSyncFigures(alerts.forceSyncWindowMinutes),
         this.workflows.activeWorkflows(),
-        this.audit.countSince('auth_failure', alerts.authFailuresWindowMinutes),
+        this.authFailures.countSince(alerts.authFailuresWindowMinutes),
       ]);
       return {
         database: 'up',

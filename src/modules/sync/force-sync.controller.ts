@@ -13,6 +13,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { CallerScope } from '../../policy/operator-auth.guard';
 import { OperatorAuth } from '../../policy/policy';
 import { WorkflowListResponseDto, WorkflowResponseDto } from '../workflows/dto/workflow-response.dto';
 import { WorkflowsService } from '../workflows/workflows.service';
@@ -28,7 +29,8 @@ export const IDEMPOTENCY_KEY_HEADER_DOC = {
   name: 'Idempotency-Key',
   required: false,
   description:
-    '1–200 printable ASCII characters. A repeat with the same key within 24 h returns the first answer again ' +
+    '1–200 printable ASCII characters, scoped to the caller (the operator key; one shared scope while operator ' +
+    'routes are open). A repeat with the same key within 24 h returns the first answer again ' +
     '(same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a ' +
     'different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 ' +
     'IDEMPOTENCY_KEY_IN_USE.',
@@ -74,9 +76,10 @@ export class ForceSyncController {
   async forceSync(
     @Body() body: ForceSyncRequestDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @CallerScope() caller: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ForceSyncResponseDto> {
-    return writeAnswer(res, await this.sync.forceSync(body, idempotencyKey));
+    return writeAnswer(res, await this.sync.forceSync(body, idempotencyKey, caller));
   }
 
   /** Configuration report: whether a force sync can run, with every check (secrets masked). */

@@ -82,9 +82,11 @@ export class ForceSyncService {
     private readonly metrics: MetricsService,
   ) {}
 
+  /** `caller`: the operator's scope for idempotency keys (see CallerScope). */
   async forceSync(
     dto: ForceSyncRequestDto,
     idempotencyHeader: string | string[] | undefined,
+    caller: string,
   ): Promise<IdempotentAnswer<ForceSyncResponseDto>> {
     const started = performance.now();
     const key = parseIdempotencyKey(idempotencyHeader);
@@ -102,7 +104,7 @@ export class ForceSyncService {
       clientMetadata: dto.metadata ?? null,
       allowConcurrent: dto.allow_concurrent ?? false,
     };
-    const answer = await this.idempotency.run(FORCE_SYNC_SCOPE, key, requestHash(dto), async () => {
+    const answer = await this.idempotency.run(caller, FORCE_SYNC_SCOPE, key, requestHash(dto), async () => {
       const launched = await this.launch(spec, started);
       return this.forceSyncAnswer(spec, launched, started);
     });
@@ -113,6 +115,7 @@ export class ForceSyncService {
   async triggerOrchestration(
     dto: OrchestrationTriggerRequestDto,
     idempotencyHeader: string | string[] | undefined,
+    caller: string,
   ): Promise<IdempotentAnswer<OrchestrationTriggerResponseDto>> {
     const started = performance.now();
     const key = parseIdempotencyKey(idempotencyHeader);
@@ -136,7 +139,7 @@ export class ForceSyncService {
       clientMetadata: null,
       allowConcurrent: true,
     };
-    const answer = await this.idempotency.run(TRIGGER_SCOPE, key, requestHash(dto), async () => {
+    const answer = await this.idempotency.run(caller, TRIGGER_SCOPE, key, requestHash(dto), async () => {
       const launched = await this.launch(spec, started);
       const accepted = launched.outcome === 'accepted';
       const body: OrchestrationTriggerResponseDto = {

@@ -1,11 +1,17 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
- * A request `Idempotency-Key` and the answer it produced. `status_code` is null while the first request is
- * still in flight; a repeat within 24 h replays the stored answer.
+ * A request `Idempotency-Key` and the answer it produced, unique per caller (the operator key's scope, or one
+ * shared scope while operator routes are open), route and key. `status_code` is null while the first request
+ * is still in flight; a repeat within 24 h replays the stored answer.
  */
 @Entity({ name: 'idempotency_keys' })
 export class IdempotencyRecordEntity {
+  /** `key:<16 hex of the operator key's SHA-256>`, or `open`. */
+  @PrimaryColumn({ type: 'text' })
+  caller: string;
+
+  /** The route, e.g. `POST /api/opal/sync`. */
   @PrimaryColumn({ type: 'text' })
   scope: string;
 

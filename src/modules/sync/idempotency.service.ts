@@ -45,6 +45,13 @@ export function requestHash(body: unknown): string {
   return sha256Hex(canonicalJson(body ?? {}));
 }
 
+/** One record: the caller's scope, the route and the key. */
+interface RecordId {
+  caller: string;
+  scope: string;
+  key: string;
+}
+
 interface StoredRow {
   request_hash: string;
   status_code: number | null;
@@ -52,9 +59,10 @@ interface StoredRow {
 }
 
 /**
- * `Idempotency-Key` for POST routes (table `idempotency_keys`, primary key scope + key). The first request
- * reserves the key in the database before doing anything, so concurrent repeats cannot both run; a repeat
- * within 24 h replays the stored answer; a repeat with another body is refused.
+ * `Idempotency-Key` for POST routes (table `idempotency_keys`, primary key caller + route scope + key: two
+ * callers' keys never collide, nor is one caller told that another's key exists). The first request reserves
+ * the key in the database before doing anything, so concurrent repeats cannot both run; a repeat within 24 h
+ * replays the stored answer; a repeat with another body is refused.
  */
 @Injectable()
 export class IdempotencyService {
@@ -63,6 +71,7 @@ export class IdempotencyService {
   constructor(private readonly dataSource: DataSource) {}
 
   async run<T extends object>(
+    caller: string,
     scope: string,
     key: string | null,
     hash: string,
@@ -70,7 +79,8 @@ export class IdempotencyService {
   ): Promise<IdempotentAnswer<T>> {
     if (key === null) return { ...(await work()), replayed: false };
 
-    const stored = await this.reserve(scope, key, hash);
+    const record: RecordId = { caller, scope, key };
+    const stored = await this.reserve(record, hash);
     if (stored) return { status: stored.status, body: stored.body as T, replayed: true };
 
     let answer: RouteAnswer<T>;
@@ -79,39 +89,40 @@ export class IdempotencyService {
     } catch (error) {
       if (error instanceof AppError && STORED_ERROR_CODES.has(error.code)) {
         const mapped = mapError(error, RequestContext.correlationId() ?? 'unknown');
-        await this.complete(scope, key, { status: mapped.status, body: mapped.body });
+        await this.complete(record, { status: mapped.status, body: mapped.body });
       } else {
         // The original error is what the caller must see; a key left in flight frees itself once stale.
-        await this.release(scope, key).catch((releaseError: unknown) =>
+        await this.release(record).catch((releaseError: unknown) =>
           this.logger.warn({ msg: 'Could not free an Idempotency-Key', scope, error: releaseError }),
         );
       }
       throw error;
     }
-    await this.complete(scope, key, answer);
+    await this.complete(record, answer);
     return { ...answer, replayed: false };
   }
 
   /** null when this request now owns the key; the stored answer when it is a repeat. */
-  private async reserve(scope: string, key: string, hash: string): Promise<RouteAnswer | null> {
+  private async reserve({ caller, scope, key }: RecordId, hash: string): Promise<RouteAnswer | null> {
     for (let round = 0; round < 3; round++) {
       const inserted: unknown[] = await this.dataSource.query(
-        `INSERT INTO idempotency_keys (scope, key, request_hash, expires_at)
-         VALUES ($1, $2, $3, now() + ($4::int * interval '1 hour'))
-         ON CONFLICT (scope, key) DO UPDATE
+        `INSERT INTO idempotency_keys (caller, scope, key, request_hash, expires_at)
+         VALUES ($1, $2, $3, $4, now() + ($5::int * interval '1 hour'))
+         ON CONFLICT (caller, scope, key) DO UPDATE
            SET request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL,
                created_at = now(), expires_at = EXCLUDED.expires_at
            WHERE idempotency_keys.expires_at <= now()
               OR (idempotency_keys.status_code IS NULL
-                  AND idempotency_keys.created_at < now() - ($5::int * interval '1 second'))
+                  AND idempotency_keys.created_at < now() - ($6::int * interval '1 second'))
          RETURNING key`,
-        [scope, key, hash, RETENTION_HOURS, STALE_IN_FLIGHT_SECONDS],
+        [caller, scope, key, hash, RETENTION_HOURS, STALE_IN_FLIGHT_SECONDS],
       );
       if (inserted.length > 0) return null;
 
       const rows: StoredRow[] = await this.dataSource.query(
-        `SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
-        [scope, key],
+        `SELECT request_hash, status_code, response_body FROM idempotency_keys
+          WHERE caller = $1 AND scope = $2 AND key = $3`,
+        [caller, scope, key],
       );
       const row = rows[0];
       // Released by its owner in the meantime: try to take it.
@@ -140,17 +151,18 @@ export class IdempotencyService {
     );
   }
 
-  private async complete(scope: string, key: string, answer: RouteAnswer<object>): Promise<void> {
+  private async complete({ caller, scope, key }: RecordId, answer: RouteAnswer<object>): Promise<void> {
     await this.dataSource.query(
-      `UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE scope = $1 AND key = $2`,
-      [scope, key, answer.status, answer.body],
+      `UPDATE idempotency_keys SET status_code = $4, response_body = $5
+        WHERE caller = $1 AND scope = $2 AND key = $3`,
+      [caller, scope, key, answer.status, answer.body],
     );
   }
 
-  private async release(scope: string, key: string): Promise<void> {
+  private async release({ caller, scope, key }: RecordId): Promise<void> {
     await this.dataSource.query(
-      `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status_code IS NULL`,
-      [scope, key],
+      `DELETE FROM idempotency_keys WHERE caller = $1 AND scope = $2 AND key = $3 AND status_code IS NULL`,
+      [caller, scope, key],
     );
   }
 

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { CallerScope } from '../../policy/operator-auth.guard';
 import { OperatorAuth } from '../../policy/policy';
 import {
   OrchestrationTriggerInfoDto,
@@ -57,9 +58,10 @@ export class OrchestrationTriggerController {
   async triggerOrchestration(
     @Body() body: OrchestrationTriggerRequestDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @CallerScope() caller: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<OrchestrationTriggerResponseDto> {
-    return writeAnswer(res, await this.sync.triggerOrchestration(body, idempotencyKey));
+    return writeAnswer(res, await this.sync.triggerOrchestration(body, idempotencyKey, caller));
   }
 
   /** Describes the trigger endpoint and whether the configuration is ready for it. */

@@ -1,3 +1,4 @@
+import { storableTimeIso, storableTimeMs } from '../../common/validation';
 import { STRATEGY_WORKFLOW } from '../../domain/opal';
 import type { WorkflowRef } from '../workflows/workflows.service';
 import { parseEventCursor } from './dto/event-cursor';
@@ -36,6 +37,28 @@ export const MATCHED_COUNT_CAP = 10_000;
  */
 export const WINDOW_SPAN_MAX_EVENTS = 50_000;
 
+/**
+ * With `include_payload=true` a page holds at most this many events and this many bytes of payloads (their JSON
+ * text as PostgreSQL prints it, sized in SQL before any payload is loaded); a page that would hold more ends
+ * early, with `next_before` set. Payloads may be 1 MiB each: without a bound, one request could make the service
+ * build an answer of hundreds of megabytes.
+ */
+export const PAYLOAD_PAGE_MAX_EVENTS = 100;
+export const PAYLOAD_PAGE_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * How many of the page's first events fit in {@link PAYLOAD_PAGE_MAX_BYTES} of payloads; at least one, so that
+ * paging always moves on (a payload is at most about 1 MiB: the receiver's body limit).
+ */
+export function rowsWithinPayloadBudget(rows: readonly { payload_bytes?: number }[]): number {
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) {
+    total += rows[i].payload_bytes ?? 0;
+    if (total > PAYLOAD_PAGE_MAX_BYTES) return Math.max(1, i);
+  }
+  return rows.length;
+}
+
 /** Builds `$n` placeholders while collecting their values. */
 class SqlParams {
   readonly values: unknown[] = [];
@@ -58,8 +81,12 @@ export interface SequenceSpan {
 
 function windowClauses(query: EventFilter, params: SqlParams): string[] {
   const window: string[] = [];
-  if (query.start_date) window.push(`received_at >= ${params.add(query.start_date)}::timestamptz`);
-  if (query.end_date) window.push(`received_at <= ${params.add(query.end_date)}::timestamptz`);
+  // The validated times, as canonical UTC strings: PostgreSQL never parses a caller's own spelling.
+  if (query.start_date) {
+    window.push(`received_at >= ${params.add(storableTimeIso(query.start_date))}::timestamptz`);
+  }
+  if (query.end_date)
+    window.push(`received_at <= ${params.add(storableTimeIso(query.end_date))}::timestamptz`);
   if (query.hours) window.push(`received_at > now() - ${params.add(query.hours)}::int * interval '1 hour'`);
   return window;
 }
@@ -81,7 +108,8 @@ function windowClauses(query: EventFilter, params: SqlParams): string[] {
  * to come, whose newest events are where the backward walk starts anyway), is queried as it is.
  */
 export function buildWindowSpanQuery(query: EventFilter, now = new Date()): SqlStatement | null {
-  if (query.end_date === undefined || Date.parse(query.end_date) >= now.getTime()) return null;
+  if (query.end_date === undefined || (storableTimeMs(query.end_date) ?? Infinity) >= now.getTime())
+    return null;
   const params = new SqlParams();
   const window = windowClauses(query, params).join(' AND ');
   return {
@@ -152,8 +180,10 @@ export function buildEventQueries(
   if (query.before !== undefined) {
     pageWhere.push(`sequence < ${params.add(parseEventCursor(query.before))}::bigint`);
   }
+  // Payloads are sized here and loaded afterwards for the events that fit in the page (see
+  // WebhookEventsService.search).
   const columns = `id, sequence, event_type, workflow_ref, sync_id, workflow_name, agent_id, status, execution_status,
-       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', payload' : ''}`;
+       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', octet_length(payload::text)::int AS payload_bytes' : ''}`;
   const page: SqlStatement = {
     text: `SELECT ${columns} FROM webhook_events ${whereSql(pageWhere)} ORDER BY sequence DESC LIMIT ${params.add(limit + 1)}`,
     values: params.values,

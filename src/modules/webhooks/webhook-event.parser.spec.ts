@@ -162,6 +162,16 @@ describe('parseWebhookEvent', () => {
       { event_type: 'workflow_started', workflow_id: 'w', timestamp: '2026-02-30T00:00:00Z' },
       ['timestamp'],
     ],
+    [
+      'an offset PostgreSQL refuses',
+      { event_type: 'workflow_started', workflow_id: 'w', timestamp: '2026-01-01T00:00:00+23:59' },
+      ['timestamp'],
+    ],
+    [
+      'a time past the year 9999 in UTC',
+      { event_type: 'workflow_started', workflow_id: 'w', timestamp: '9999-12-31T23:59:59-15:00' },
+      ['timestamp'],
+    ],
   ])('%s → VALIDATION_FAILED naming each field', async (_name, body, fields) => {
     const error = await failure(body);
     expect(error.code).toBe('VALIDATION_FAILED');
@@ -208,6 +218,12 @@ describe('hasValidFields', () => {
       '2026-03-02',
       '2026-02-30T10:00:00Z',
       '2024-02-29T10:00:00Z',
+      '2026-03-02T10:15:30+23:59',
+      '2026-03-02T10:15:30-15:59',
+      '9999-12-31T23:59:59-15:00',
+      '2026-W01-1',
+      '20260302T101530Z',
+      '2026-03-02T10:15:30',
       'yesterday',
       '',
       1700000000000,

@@ -14,6 +14,7 @@ import {
 } from 'class-validator';
 import { AppError, type ErrorDetail } from '../../common/app-error';
 import { canonicalJson, sha256Hex } from '../../common/canonical-json';
+import { storableTimeMs } from '../../common/validation';
 import { OPAL_AGENTS, STRATEGY_WORKFLOW, isAgentId, type AgentId } from '../../domain/opal';
 import { WebhookEventDto } from './dto/webhook-event.dto';
 import { isExecutionStatus, normalizeEventType } from '../../domain/event-type';
@@ -99,10 +100,10 @@ export async function parseWebhookEvent(body: unknown): Promise<ParsedWebhookEve
 
   let occurredAt: Date | null = null;
   if (typeof dto.timestamp === 'string' && !invalid.has('timestamp')) {
-    occurredAt = new Date(dto.timestamp);
-    if (Number.isNaN(occurredAt.getTime())) {
+    const ms = storableTimeMs(dto.timestamp);
+    if (ms === null)
       details.push({ field: 'timestamp', message: 'timestamp must be a valid ISO 8601 date-time' });
-    }
+    else occurredAt = new Date(ms);
   }
 
   if (details.length > 0 || normalized === null) {
@@ -150,7 +151,7 @@ export function hasValidFields(body: Record<string, unknown>): boolean {
     optional(body.event_id, nonEmptyString(200)) &&
     optional(body.agent_data, isObject) &&
     optional(body.offset, (v) => isInt(v) && min(v, 0)) &&
-    optional(body.timestamp, (v) => isISO8601(v, { strict: true })) &&
+    optional(body.timestamp, (v) => isISO8601(v, { strict: true }) && storableTimeMs(v as string) !== null) &&
     optional(body.correlation_id, shortString(200)) &&
     optional(body.environment, shortString(100)) &&
     optional(body.metadata, isObject) &&

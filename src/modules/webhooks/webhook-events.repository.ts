@@ -398,6 +398,16 @@ export class WebhookEventsRepository {
     return { rows, matched: counted[0]?.n ?? 0 };
   }
 
+  /** The payloads of a page's events (already sized and cut to the budget), in one query. */
+  async payloadsOf(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    if (ids.length === 0) return new Map();
+    const rows: { id: string; payload: Record<string, unknown> }[] = await this.dataSource.query(
+      `SELECT id, payload FROM webhook_events WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.payload]));
+  }
+
   async windowSpan<Row>(statement: { text: string; values: unknown[] }): Promise<Row> {
     const rows = await this.dataSource.query<Row[]>(statement.text, statement.values);
     return rows[0];

@@ -3,6 +3,8 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { WorkflowsService, type WorkflowRef } from '../workflows/workflows.service';
 import {
   MATCHED_COUNT_CAP,
+  PAYLOAD_PAGE_MAX_EVENTS,
+  rowsWithinPayloadBudget,
   buildEventQueries,
   buildWindowSpanQuery,
   refsOf,
@@ -39,6 +41,8 @@ export interface StoredEventRow {
   processing_time_ms: number | null;
   correlation_id: string | null;
   error_message: string | null;
+  /** With include_payload: the size of the payload's JSON text, read instead of the payload itself. */
+  payload_bytes?: number;
   payload?: Record<string, unknown>;
 }
 
@@ -100,10 +104,19 @@ export class WebhookEventsService {
       if (found === 'empty') return { rows: [], nextBefore: null, matched: 0, matchedCapped: false };
       span = found;
     }
-    const sql = buildEventQueries(filter, limit, workflows, span);
+    const includePayload = filter.include_payload === true;
+    const pageLimit = includePayload ? Math.min(limit, PAYLOAD_PAGE_MAX_EVENTS) : limit;
+    const sql = buildEventQueries(filter, pageLimit, workflows, span);
     const { rows, matched } = await this.repo.search<StoredEventRow>(sql.page, sql.count);
-    const hasMore = rows.length > limit;
-    const pageRows = hasMore ? rows.slice(0, limit) : rows;
+    let pageRows = rows.slice(0, pageLimit);
+    let hasMore = rows.length > pageLimit;
+    if (includePayload) {
+      const fitting = rowsWithinPayloadBudget(pageRows);
+      hasMore ||= fitting < pageRows.length;
+      pageRows = pageRows.slice(0, fitting);
+      const payloads = await this.repo.payloadsOf(pageRows.map((row) => row.id));
+      for (const row of pageRows) row.payload = payloads.get(row.id);
+    }
     return {
       rows: pageRows,
       nextBefore: hasMore ? eventCursorOf(pageRows[pageRows.length - 1].sequence) : null,

@@ -1,19 +1,25 @@
-import { Catch, Injectable, type ArgumentsHost } from '@nestjs/common';
+import { Catch, Injectable, Logger, type ArgumentsHost } from '@nestjs/common';
 import { AllExceptionsFilter } from '../../common/all-exceptions.filter';
 import { AppError, type ErrorCode } from '../../common/app-error';
 import type { RejectionReason } from '../../domain/events';
-import { WebhookRejectionsService } from './webhook-rejections.service';
+import { MetricsService } from '../../metrics/metrics.service';
+import { WebhookEventsRepository } from './webhook-events.repository';
 import type { WebhookRequest } from './webhook-signature.guard';
 
 /**
- * The receiver's error filter: a delivery refused for its signature or its body is counted and recorded
- * (bounded, no body) before the usual error body is sent. Everything else answers as everywhere else. (A body
- * over the size limit never reaches Nest: `WebhookRejectionsService.oversizedBodies` records it.)
+ * The receiver's error filter: a delivery refused for its signature or its body (too large included: the
+ * signature guard reads it) is counted and recorded (bounded, no body) before the usual error body is sent.
+ * Everything else answers as everywhere else.
  */
 @Catch()
 @Injectable()
 export class WebhookRejectionFilter extends AllExceptionsFilter {
-  constructor(private readonly rejections: WebhookRejectionsService) {
+  private readonly rejectionLogger = new Logger('WebhookReceiver');
+
+  constructor(
+    private readonly events: WebhookEventsRepository,
+    private readonly metrics: MetricsService,
+  ) {
     super();
   }
 
@@ -21,8 +27,12 @@ export class WebhookRejectionFilter extends AllExceptionsFilter {
     const reason = rejectionReasonOf(exception);
     if (reason === null) return super.catch(exception, host);
     const req = host.switchToHttp().getRequest<WebhookRequest>();
-    void this.rejections
-      .record(reason, req.ip, detailOf(exception, req))
+    this.metrics.webhookEvents.inc({ result: 'rejected', reason });
+    void this.events
+      .recordRejection(reason, req.ip, detailOf(exception, req))
+      .catch((error: unknown) =>
+        this.rejectionLogger.error({ msg: 'Could not record a rejected delivery', reason, error }),
+      )
       .finally(() => super.catch(exception, host));
   }
 }
@@ -32,6 +42,7 @@ const REJECTION_REASONS: Partial<Record<ErrorCode, RejectionReason>> = {
   INVALID_JSON: 'body_invalid',
   VALIDATION_FAILED: 'body_invalid',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
   WORKFLOW_NOT_ALLOWED: 'workflow_not_allowed',
 };
 

@@ -27,14 +27,15 @@ function contextFor(
     headers: signature === undefined ? {} : { 'x-osa-signature': signature },
     rawBody: Buffer.from(body, 'utf8'),
     ip: '127.0.0.1',
+    is: () => 'application/json',
   } as unknown as WebhookRequest;
   const ctx = { switchToHttp: () => ({ getRequest: () => req }) } as unknown as ExecutionContext;
   return { ctx, req };
 }
 
-function rejection(guard: WebhookSignatureGuard, ctx: ExecutionContext): AppError {
+async function rejection(guard: WebhookSignatureGuard, ctx: ExecutionContext): Promise<AppError> {
   try {
-    guard.canActivate(ctx);
+    await guard.canActivate(ctx);
   } catch (error) {
     if (error instanceof AppError) return error;
     throw error;
@@ -43,31 +44,34 @@ function rejection(guard: WebhookSignatureGuard, ctx: ExecutionContext): AppErro
 }
 
 describe('WebhookSignatureGuard', () => {
-  it('lets a correctly signed body through', () => {
+  it('lets a correctly signed body through, decoded', async () => {
     const { ctx, req } = contextFor(buildSignatureHeader(SECRET_A, BODY));
-    expect(guardWith([SECRET_A]).canActivate(ctx)).toBe(true);
+    await expect(guardWith([SECRET_A]).canActivate(ctx)).resolves.toBe(true);
     expect(req.signatureFailure).toBeUndefined();
+    expect(req.body).toEqual(JSON.parse(BODY));
   });
 
-  it('verifies the raw bytes, not a re-serialisation of them', () => {
+  it('verifies the raw bytes, not a re-serialisation of them', async () => {
     const spaced = '{ "event_type": "workflow_started", "workflow_id": "wf-1" }';
     const { ctx } = contextFor(buildSignatureHeader(SECRET_A, BODY), spaced);
-    expect(rejection(guardWith([SECRET_A]), ctx).code).toBe('WEBHOOK_SIGNATURE_INVALID');
+    expect((await rejection(guardWith([SECRET_A]), ctx)).code).toBe('WEBHOOK_SIGNATURE_INVALID');
   });
 
-  it('accepts either secret during a rotation', () => {
+  it('accepts either secret during a rotation', async () => {
     const guard = guardWith([SECRET_A, SECRET_B]);
-    expect(guard.canActivate(contextFor(buildSignatureHeader(SECRET_A, BODY)).ctx)).toBe(true);
-    expect(guard.canActivate(contextFor(buildSignatureHeader(SECRET_B, BODY)).ctx)).toBe(true);
-    expect(rejection(guardWith([SECRET_A]), contextFor(buildSignatureHeader(SECRET_B, BODY)).ctx).code).toBe(
-      'WEBHOOK_SIGNATURE_INVALID',
+    await expect(guard.canActivate(contextFor(buildSignatureHeader(SECRET_A, BODY)).ctx)).resolves.toBe(true);
+    await expect(guard.canActivate(contextFor(buildSignatureHeader(SECRET_B, BODY)).ctx)).resolves.toBe(true);
+    const other = await rejection(
+      guardWith([SECRET_A]),
+      contextFor(buildSignatureHeader(SECRET_B, BODY)).ctx,
     );
+    expect(other.code).toBe('WEBHOOK_SIGNATURE_INVALID');
   });
 
-  it('uses the configured tolerance', () => {
+  it('uses the configured tolerance', async () => {
     const header = buildSignatureHeader(SECRET_A, BODY, Date.now() - 20_000);
-    expect(guardWith([SECRET_A], 30).canActivate(contextFor(header).ctx)).toBe(true);
-    expect(rejection(guardWith([SECRET_A], 10), contextFor(header).ctx).code).toBe(
+    await expect(guardWith([SECRET_A], 30).canActivate(contextFor(header).ctx)).resolves.toBe(true);
+    expect((await rejection(guardWith([SECRET_A], 10), contextFor(header).ctx)).code).toBe(
       'WEBHOOK_SIGNATURE_INVALID',
     );
   });
@@ -85,17 +89,17 @@ describe('WebhookSignatureGuard', () => {
       buildSignatureHeader('another-secret-entirely-0123456789', BODY),
       'no_matching_signature',
     ],
-  ])('%s: one answer whatever failed, the reason kept for the record', (_name, header, reason) => {
+  ])('%s: one answer whatever failed, the reason kept for the record', async (_name, header, reason) => {
     const { ctx, req } = contextFor(header);
-    const error = rejection(guardWith([SECRET_A]), ctx);
+    const error = await rejection(guardWith([SECRET_A]), ctx);
     expect(error.code).toBe('WEBHOOK_SIGNATURE_INVALID');
     expect(error.message).toBe(SIGNATURE_INVALID_MESSAGE);
     expect(error.details).toBeUndefined();
     expect(req.signatureFailure).toBe(reason);
   });
 
-  it('refuses everything when no secret is configured (there is no switch that disables it)', () => {
+  it('refuses everything when no secret is configured (there is no switch that disables it)', async () => {
     const { ctx } = contextFor(buildSignatureHeader(SECRET_A, BODY));
-    expect(rejection(guardWith([]), ctx).code).toBe('WEBHOOK_SIGNATURE_INVALID');
+    expect((await rejection(guardWith([]), ctx)).code).toBe('WEBHOOK_SIGNATURE_INVALID');
   });
 });

@@ -1,6 +1,11 @@
 import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { AppError } from '../../common/app-error';
-import type { RequestWithBody } from '../../common/http-pipeline';
+import {
+  decodeJsonBody,
+  readRawBody,
+  WEBHOOK_BODY_RULES,
+  type RequestWithBody,
+} from '../../common/http-pipeline';
 import { SIGNATURE_HEADER, verifySignature, type SignatureFailure } from '../../common/signature';
 import { AppConfig } from '../../config/app-config';
 
@@ -13,8 +18,10 @@ export interface WebhookRequest extends RequestWithBody {
 export const SIGNATURE_INVALID_MESSAGE = 'Webhook signature verification failed';
 
 /**
- * Verifies `X-OSA-Signature` over the raw body bytes with the configured secret(s) (two during a rotation).
- * There is deliberately no setting that turns this off.
+ * The receiver's body, in this order and only after the route's rate limit (a global guard, so it runs first):
+ * read the raw bytes (at most 1 MiB, never decompressed), verify `X-OSA-Signature` over them with the
+ * configured secret(s) (two during a rotation), then decode them as JSON (`application/json` only). There is
+ * deliberately no setting that turns verification off.
  */
 @Injectable()
 export class WebhookSignatureGuard implements CanActivate {
@@ -22,19 +29,23 @@ export class WebhookSignatureGuard implements CanActivate {
 
   constructor(private readonly config: AppConfig) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<WebhookRequest>();
+    const rawBody = await readRawBody(req, WEBHOOK_BODY_RULES.limit);
     const header = req.headers[SIGNATURE_HEADER];
     const result = verifySignature({
       header: typeof header === 'string' ? header : undefined,
-      rawBody: req.rawBody ?? Buffer.alloc(0),
+      rawBody,
       secrets: this.config.webhook.secrets,
       nowMs: Date.now(),
       toleranceSeconds: this.config.webhook.toleranceSeconds,
     });
-    if (result.ok) return true;
-    req.signatureFailure = result.reason;
-    this.logger.warn({ msg: 'Webhook signature rejected', reason: result.reason, client_ip: req.ip });
-    throw new AppError('WEBHOOK_SIGNATURE_INVALID', SIGNATURE_INVALID_MESSAGE);
+    if (!result.ok) {
+      req.signatureFailure = result.reason;
+      this.logger.warn({ msg: 'Webhook signature rejected', reason: result.reason, client_ip: req.ip });
+      throw new AppError('WEBHOOK_SIGNATURE_INVALID', SIGNATURE_INVALID_MESSAGE);
+    }
+    req.body = decodeJsonBody(req, rawBody, WEBHOOK_BODY_RULES);
+    return true;
   }
 }

@@ -47,7 +47,10 @@ export class WebhooksController {
     type: ErrorResponseDto,
   })
   @ApiPayloadTooLargeResponse({ description: 'Body over 1 MiB', type: ErrorResponseDto })
-  @ApiUnsupportedMediaTypeResponse({ description: 'Body is not application/json', type: ErrorResponseDto })
+  @ApiUnsupportedMediaTypeResponse({
+    description: 'UNSUPPORTED_MEDIA_TYPE: the body is not application/json',
+    type: ErrorResponseDto,
+  })
   receiveOpalWorkflowEvent(@Body(WebhookEventPipe) event: ParsedWebhookEvent): Promise<WebhookAcceptedDto> {
     return this.webhooks.ingest(event);
   }

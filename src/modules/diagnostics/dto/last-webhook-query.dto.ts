@@ -15,6 +15,7 @@ import {
   type ValidationArguments,
   type ValidatorConstraintInterface,
 } from 'class-validator';
+import { IsStorableTime, storableTimeMs } from '../../../common/validation';
 import { OPAL_AGENTS } from '../../../domain/opal';
 import { normalizeEventTypeFilter } from '../../../domain/event-type';
 import { EVENT_TYPES } from '../../../domain/events';
@@ -43,9 +44,9 @@ class NotBeforeStartDate implements ValidatorConstraintInterface {
   validate(endDate: unknown, args: ValidationArguments): boolean {
     const start = (args.object as LastWebhookQueryDto).start_date;
     if (typeof endDate !== 'string' || typeof start !== 'string') return true;
-    const startMs = Date.parse(start);
-    const endMs = Date.parse(endDate);
-    if (Number.isNaN(startMs) || Number.isNaN(endMs)) return true;
+    const startMs = storableTimeMs(start);
+    const endMs = storableTimeMs(endDate);
+    if (startMs === null || endMs === null) return true;
     return startMs <= endMs;
   }
   defaultMessage(): string {
@@ -126,11 +127,12 @@ export class LastWebhookQueryDto {
   correlation_id?: string;
 
   /**
-   * Received at or after this ISO-8601 time.
+   * Received at or after this ISO-8601 time (years 0001–9999, offset within ±15:59; without an offset, UTC).
    * @example "2026-03-01T00:00:00Z"
    */
   @IsOptional()
   @IsISO8601({ strict: true })
+  @IsStorableTime()
   start_date?: string;
 
   /**
@@ -139,6 +141,7 @@ export class LastWebhookQueryDto {
    */
   @IsOptional()
   @IsISO8601({ strict: true })
+  @IsStorableTime()
   @Validate(NotBeforeStartDate)
   end_date?: string;
 
@@ -162,7 +165,8 @@ export class LastWebhookQueryDto {
   before?: string;
 
   /**
-   * Include each event's stored body (`true`/`false`).
+   * Include each event's stored body (`true`/`false`). A page with bodies holds at most 100 events and at most
+   * 8 MiB of bodies: one that would hold more ends early, with `pagination.next_before` set.
    * @example false
    */
   @IsOptional()

@@ -12,6 +12,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { IsStorableTime } from '../../../common/validation';
 import { OPAL_AGENTS } from '../../../domain/opal';
 import { EXECUTION_STATUSES } from '../../../domain/events';
 
@@ -111,11 +112,13 @@ export class WebhookEventDto {
   offset?: number | null;
 
   /**
-   * When the event happened (ISO-8601); defaults to the time of receipt.
+   * When the event happened (ISO-8601; years 0001–9999, offset within ±15:59; without an offset, UTC);
+   * defaults to the time of receipt.
    * @example "2026-03-02T10:15:30.000Z"
    */
   @IsOptional()
   @IsISO8601({ strict: true })
+  @IsStorableTime()
   timestamp?: string;
 
   /**

@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus text format. */
+        /** Prometheus text format. With `METRICS_PORT` set it is served on that port instead, and here answers 404. */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -248,6 +248,40 @@ export interface components {
                 [key: string]: string;
             };
         };
+        ErrorResponseDto: {
+            /** @description Always false. */
+            success: boolean;
+            /**
+             * @description Short title, e.g. `Bad Request`.
+             * @example Bad Request
+             */
+            error: string;
+            /**
+             * @description Machine code in UPPER_SNAKE, e.g. `VALIDATION_FAILED`.
+             * @example VALIDATION_FAILED
+             */
+            code: string;
+            /**
+             * @description What went wrong, for a person.
+             * @example Request validation failed
+             */
+            message: string;
+            /**
+             * @description Field-level problems or related ids.
+             * @example [
+             *       {
+             *         "field": "sync_scope",
+             *         "message": "sync_scope must be one of the following values: priority_platforms, all_platforms, odp_only, content_platforms"
+             *       }
+             *     ]
+             */
+            details?: Record<string, never>[];
+            /**
+             * @description The request's correlation id (also in the `X-Correlation-ID` header).
+             * @example req-1732800000000-a1b2c3
+             */
+            correlation_id: string;
+        };
         /**
          * @description Required for `agent_*` events: one of the nine agents of strategy_workflow.
          * @enum {string}
@@ -312,7 +346,8 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
-             * @description When the event happened (ISO-8601); defaults to the time of receipt.
+             * @description When the event happened (ISO-8601; years 0001–9999, offset within ±15:59; without an offset, UTC);
+             *     defaults to the time of receipt.
              * @example 2026-03-02T10:15:30.000Z
              */
             timestamp?: string;
@@ -360,40 +395,6 @@ export interface components {
             event_id: string;
             /** @description What happens to the event next. */
             processing: components["schemas"]["WebhookProcessingDto"];
-        };
-        ErrorResponseDto: {
-            /** @description Always false. */
-            success: boolean;
-            /**
-             * @description Short title, e.g. `Bad Request`.
-             * @example Bad Request
-             */
-            error: string;
-            /**
-             * @description Machine code in UPPER_SNAKE, e.g. `VALIDATION_FAILED`.
-             * @example VALIDATION_FAILED
-             */
-            code: string;
-            /**
-             * @description What went wrong, for a person.
-             * @example Request validation failed
-             */
-            message: string;
-            /**
-             * @description Field-level problems or related ids.
-             * @example [
-             *       {
-             *         "field": "sync_scope",
-             *         "message": "sync_scope must be one of the following values: priority_platforms, all_platforms, odp_only, content_platforms"
-             *       }
-             *     ]
-             */
-            details?: Record<string, never>[];
-            /**
-             * @description The request's correlation id (also in the `X-Correlation-ID` header).
-             * @example req-1732800000000-a1b2c3
-             */
-            correlation_id: string;
         };
         /**
          * @description `unhealthy` when at least half of the last hour's deliveries failed their signature or half of its events
@@ -1528,6 +1529,11 @@ export interface components {
              * @example 17
              */
             idempotency_keys: number;
+            /**
+             * @description Per-minute counters of failed operator authentications older than the cutoff.
+             * @example 3
+             */
+            auth_failures: number;
         };
         CleanupResponseDto: {
             /**
@@ -1709,7 +1715,35 @@ export interface components {
             duration_ms: number;
         };
     };
-    responses: never;
+    responses: {
+        /** @description REQUEST_TIMEOUT: the request line and headers did not arrive within 10 s, or the whole request within 30 s */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponseDto"];
+            };
+        };
+        /** @description UNSUPPORTED_CONTENT_ENCODING: a Content-Encoding other than identity (request bodies are never decompressed) */
+        UnsupportedContentEncoding: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponseDto"];
+            };
+        };
+        /** @description UNSUPPORTED_MEDIA_TYPE: the body is not JSON (a form-encoded body is read as JSON, except from a browser); UNSUPPORTED_CONTENT_ENCODING: a Content-Encoding other than identity (bodies are never decompressed) */
+        UnsupportedBody: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponseDto"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -1735,6 +1769,8 @@ export interface operations {
                     "application/json": components["schemas"]["ServiceIndexDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
         };
     };
     getMetrics: {
@@ -1755,6 +1791,17 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description NOT_FOUND: served on METRICS_PORT instead */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
         };
     };
     getWebhookReceiverStatus: {
@@ -1775,6 +1822,8 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookReceiverStatusDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -1829,6 +1878,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description The event was already received (WEBHOOK_DUPLICATE_EVENT, details name the stored event_id) */
             409: {
                 headers: {
@@ -1847,7 +1897,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Body is not application/json */
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json; UNSUPPORTED_CONTENT_ENCODING: a Content-Encoding other than identity (request bodies are never decompressed) */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1887,6 +1937,8 @@ export interface operations {
                     "application/json": components["schemas"]["HealthReportDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description At least one check down */
             503: {
                 headers: {
@@ -1916,6 +1968,8 @@ export interface operations {
                     "application/json": components["schemas"]["HealthReportDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
         };
     };
     checkReadiness: {
@@ -1936,6 +1990,8 @@ export interface operations {
                     "application/json": components["schemas"]["HealthReportDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description Not ready, or shutting down */
             503: {
                 headers: {
@@ -1974,6 +2030,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2000,7 +2058,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–200 printable ASCII characters. A repeat with the same key within 24 h returns the first answer again (same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 IDEMPOTENCY_KEY_IN_USE. */
+                /** @description 1–200 printable ASCII characters, scoped to the caller (the operator key; one shared scope while operator routes are open). A repeat with the same key within 24 h returns the first answer again (same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 IDEMPOTENCY_KEY_IN_USE. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2048,6 +2106,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description SYNC_ALREADY_ACTIVE (details: [{ sync_id }]), IDEMPOTENCY_KEY_IN_USE or IDEMPOTENCY_KEY_REUSED */
             409: {
                 headers: {
@@ -2057,6 +2116,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            415: components["responses"]["UnsupportedBody"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2127,6 +2187,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2183,6 +2245,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2223,6 +2287,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2240,7 +2306,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–200 printable ASCII characters. A repeat with the same key within 24 h returns the first answer again (same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 IDEMPOTENCY_KEY_IN_USE. */
+                /** @description 1–200 printable ASCII characters, scoped to the caller (the operator key; one shared scope while operator routes are open). A repeat with the same key within 24 h returns the first answer again (same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 IDEMPOTENCY_KEY_IN_USE. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2288,6 +2354,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             /** @description IDEMPOTENCY_KEY_IN_USE or IDEMPOTENCY_KEY_REUSED */
             409: {
                 headers: {
@@ -2297,6 +2364,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            415: components["responses"]["UnsupportedBody"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2348,7 +2416,7 @@ export interface operations {
                 workflow_id?: string;
                 /** @description The event's correlation id. */
                 correlation_id?: string;
-                /** @description Received at or after this ISO-8601 time. */
+                /** @description Received at or after this ISO-8601 time (years 0001–9999, offset within ±15:59; without an offset, UTC). */
                 start_date?: string;
                 /** @description Received at or before this ISO-8601 time (not before `start_date`). */
                 end_date?: string;
@@ -2356,7 +2424,10 @@ export interface operations {
                 hours?: number;
                 /** @description Cursor from the previous page's `pagination.next_before`: events older than it. */
                 before?: string;
-                /** @description Include each event's stored body (`true`/`false`). */
+                /**
+                 * @description Include each event's stored body (`true`/`false`). A page with bodies holds at most 100 events and at most
+                 *     8 MiB of bodies: one that would hold more ends early, with `pagination.next_before` set.
+                 */
                 include_payload?: boolean;
             };
             header?: never;
@@ -2392,6 +2463,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2445,6 +2518,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedBody"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -2507,6 +2582,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedBody"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
                 headers: {

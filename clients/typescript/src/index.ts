@@ -1,12 +1,13 @@
 /**
  * Typed client of the OPAL Force Sync service, built on openapi-fetch with the types generated from
- * openapi.json (`npm run client:generate` rewrites schema.d.ts; never edit it by hand).
+ * openapi.json (`npm run client:generate` rewrites schema.ts; never edit it by hand).
  *
  *   const api = createOpalForceSyncClient('https://force-sync.example.com', operatorKey);
  *   const { data, error } = await api.POST('/api/opal/sync', { body: { sync_scope: 'odp_only' } });
  */
-import createClient, { type Client } from 'openapi-fetch';
-import type { components, operations, paths } from './schema';
+import createClient from 'openapi-fetch';
+import type { Client } from 'openapi-fetch';
+import type { components, operations, paths } from './schema.js';
 
 export type { components, operations, paths };
 export type OpalForceSyncClient = Client<paths>;
