@@ -446,7 +446,7 @@ describe('webhook ingest and processing across a SIGKILL of the service (e2e)', 
       await first.start();
       for (const body of bodies) expect(await deliver(first.url, body)).toBe(202);
       await waitFor(async () => (await waitingOnLock('SELECT')) > 0, 'processing to wait for the workflow');
-      expect(await first.stop('SIGKILL')).toBeNull();
+      expect(await first.stop('SIGKILL')).toBe(137); // 128 + SIGKILL: killed, it never exited by itself
       // Committed and acknowledged, never processed, and the process that took them is gone.
       expect(await statesOf(w.opalWorkflowId!)).toEqual(bodies.map(() => 'pending'));
       expect((await workflowStatus(ds, w.id)).status).toBe('triggered');
@@ -510,7 +510,7 @@ describe('webhook ingest and processing across a SIGKILL of the service (e2e)', 
         async () => (await waitingOnLock('INSERT INTO webhook_events')) > 0,
         'a batch INSERT waiting inside PostgreSQL',
       );
-      expect(await first.stop('SIGKILL')).toBeNull();
+      expect(await first.stop('SIGKILL')).toBe(137); // 128 + SIGKILL: killed, it never exited by itself
       await Promise.all(inFlight);
       // The killed process's statements are still in PostgreSQL: released, they finish and commit, and
       // their answers go nowhere.
