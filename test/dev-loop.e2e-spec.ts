@@ -10,7 +10,7 @@ import { waitFor } from './support/wait';
 // touched), with no environment at all: the embedded database of the copy's .data.
 describe('developer loop on a copy of the project, with no environment (e2e)', () => {
   const project = copyProject({
-    files: ['src', 'migrations', 'scripts', 'public', 'dist', 'package.json'].concat([
+    files: ['src', 'migrations', 'scripts', 'bench', 'public', 'dist', 'package.json'].concat([
       'tsconfig.json',
       'tsconfig.build.json',
       'nest-cli.json',

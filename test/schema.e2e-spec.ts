@@ -1,3 +1,4 @@
+import { SCHEMA_ENTITIES } from '../src/schema';
 import { createTestApp, type TestApp } from './support/app';
 
 describe('database schema (e2e)', () => {
@@ -28,5 +29,10 @@ describe('database schema (e2e)', () => {
       'webhook_events',
       'workflows',
     ]);
+  });
+
+  it('lists for migration:generate exactly the entities the app registers', () => {
+    const registered = new Set(t.dataSource.entityMetadatas.map((m) => m.target));
+    expect(new Set(SCHEMA_ENTITIES)).toEqual(registered);
   });
 });

@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { redactString } from '../common/redact';
 import { StartupError } from '../common/startup-error';
 import type { Settings } from '../config/settings';
@@ -21,6 +20,8 @@ export interface CliDatabase {
 export async function openMigratedDatabase(
   settings: Settings,
   log: (message: string) => void,
+  /** The schema's entities, for a command that compares them with the database (`SCHEMA_ENTITIES`). */
+  entities: NonNullable<DataSourceOptions['entities']> = [],
 ): Promise<CliDatabase> {
   if (!settings.databaseUrl && settings.isProduction) {
     throw new StartupError('DATABASE_URL is not set in production', 'set DATABASE_URL');
@@ -36,9 +37,6 @@ export async function openMigratedDatabase(
   const url = settings.databaseUrl ?? (await embedded!.start());
   let dataSource: DataSource | null = null;
   try {
-    // Every entity of the build, wherever its owning module keeps it (the schema builder of migration:generate
-    // compares them all with the database).
-    const entities = [join(__dirname, '..', '**', '*.entity.js')];
     dataSource = await new DataSource(buildDataSourceOptions({ url, poolSize: 2, entities })).initialize();
     const applied = await runMigrationsLocked(dataSource, () =>
       log('another process is applying migrations: waiting for it'),

@@ -10,11 +10,14 @@ import { JobLeasesRepository } from './job-leases.repository';
 import { JobRunner } from './job-runner';
 import { PeriodicJobs } from './periodic-jobs';
 
+/** The table the scheduler owns. */
+export const JOBS_ENTITIES = [JobLeaseEntity];
+
 /** The one scheduler: periodic jobs, each under a lease with an expiry (owns `job_leases`). */
 @Module({
   imports: [
     ScheduleModule.forRoot(),
-    TypeOrmModule.forFeature([JobLeaseEntity]),
+    TypeOrmModule.forFeature(JOBS_ENTITIES),
     WorkflowsModule,
     WebhooksModule,
     SyncModule,

@@ -9,12 +9,15 @@ import { IdempotencyService } from './idempotency.service';
 import { OrchestrationTriggerController } from './orchestration-trigger.controller';
 import { TriggerDispatcherService } from './trigger-dispatcher.service';
 
+/** The table this module owns. */
+export const SYNC_ENTITIES = [IdempotencyRecordEntity];
+
 /**
  * Force sync, orchestration trigger and the durable delivery of triggers to OPAL (through the workflows' write
  * path). Owns `idempotency_keys`.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([IdempotencyRecordEntity]), OpalModule, WorkflowsModule],
+  imports: [TypeOrmModule.forFeature(SYNC_ENTITIES), OpalModule, WorkflowsModule],
   controllers: [ForceSyncController, OrchestrationTriggerController],
   providers: [ForceSyncService, IdempotencyService, TriggerDispatcherService],
   exports: [TriggerDispatcherService, IdempotencyService],

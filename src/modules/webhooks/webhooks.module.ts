@@ -12,13 +12,16 @@ import { WebhookSignatureGuard } from './webhook-signature.guard';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
 
+/** The tables this module owns. */
+export const WEBHOOKS_ENTITIES = [WebhookEventEntity, RejectedDeliveryEntity];
+
 /**
  * Owns `webhook_events` and `rejected_deliveries`: OPAL's signed callbacks (verification, durable idempotent
  * storage), their processing into workflow state through the workflows' write path, and the stored events for
  * the other modules (`WebhookEventsService`).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([WebhookEventEntity, RejectedDeliveryEntity]), WorkflowsModule],
+  imports: [TypeOrmModule.forFeature(WEBHOOKS_ENTITIES), WorkflowsModule],
   controllers: [WebhooksController],
   providers: [
     WebhooksService,
