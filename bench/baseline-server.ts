@@ -21,6 +21,7 @@ import { Pool } from 'pg';
 import { canonicalJson, sha256Hex } from '../src/common/canonical-json';
 import { GroupCommitter, type ItemOutcome } from '../src/common/group-commit';
 import { SIGNATURE_HEADER, verifySignature } from '../src/common/signature';
+import { WEBHOOK_PATH } from '../src/domain/routes';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const TOLERANCE_SECONDS = 300;
@@ -215,7 +216,7 @@ async function ingest(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/health') return answer(res, 200, { status: 'ok', mode: MODE });
-  if (req.method !== 'POST' || req.url !== '/api/webhooks/opal-workflow') return answer(res, 404, {});
+  if (req.method !== 'POST' || req.url !== WEBHOOK_PATH) return answer(res, 404, {});
   ingest(req, res).catch(() => {
     if (!res.headersSent) answer(res, 500, { success: false });
   });

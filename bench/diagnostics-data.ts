@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { OPAL_AGENTS } from '../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../src/domain/opal';
 
 export const DIAG_DAYS = 30;
 /** Rows inserted, then processed, per step (the service processes a few hundred at a time; this is coarser). */

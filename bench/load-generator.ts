@@ -13,7 +13,8 @@ import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildSignatureHeader } from '../src/common/signature';
-import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../src/modules/opal/agents';
+import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../src/domain/opal';
+import { WEBHOOK_PATH } from '../src/domain/routes';
 
 export type LoadJob =
   | ({
@@ -84,7 +85,7 @@ function prepare(job: LoadJob, n: number): Prepared & { repeat: boolean } {
     }
     return {
       repeat,
-      path: '/api/webhooks/opal-workflow',
+      path: WEBHOOK_PATH,
       body,
       headers: {
         'content-type': 'application/json',

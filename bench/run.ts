@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
 import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
-import { OPAL_AGENTS } from '../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../src/domain/opal';
 import { startDatabase, type BenchDatabase } from './database';
 import { buildDiagnosticsData, diagnosticsQueryKinds } from './diagnostics-data';
 import type { LoadJob, LoadResult } from './load-generator';
@@ -44,6 +44,7 @@ import {
   type OpenLoopRun,
 } from './report';
 import { round, spread, summarize } from './stats';
+import { WEBHOOK_PATH } from '../src/domain/routes';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROOT = resolve(__dirname, '..', '..');
@@ -141,7 +142,7 @@ class Bench {
       {
         ...this.serviceEnv(servicePort, simPort),
         OPAL_SIMULATOR_PORT: String(simPort),
-        OPAL_SIMULATOR_CALLBACK_URL: `${serviceUrl}/api/webhooks/opal-workflow`,
+        OPAL_SIMULATOR_CALLBACK_URL: `${serviceUrl}${WEBHOOK_PATH}`,
         OPAL_SIMULATOR_AGENT_DELAY_MS: '0',
       },
       join(this.tmp, 'simulator.log'),

@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadSettingsOrExit } from '../src/config/environment';
 import { describeFailure, openMigratedDatabase } from '../src/database/database-cli';
+import { SCHEMA_ENTITIES } from '../src/schema';
 import {
   blockingIndexBuilds,
   isMigrationName,
@@ -60,7 +61,7 @@ async function addMigration(name: string, up: SchemaChange[], down: SchemaChange
 
 async function generate(name: string): Promise<number> {
   const settings = loadSettingsOrExit();
-  const database = await openMigratedDatabase(settings, say);
+  const database = await openMigratedDatabase(settings, say, SCHEMA_ENTITIES);
   let up: SchemaChange[];
   let down: SchemaChange[];
   try {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../src/app.module';
+import { applyGlobalPrefix } from '../src/app.setup';
 import { loadSettings } from '../src/config/settings';
 import { buildOpenApiDocument } from '../src/openapi';
 
@@ -12,6 +13,7 @@ import { buildOpenApiDocument } from '../src/openapi';
 async function main(): Promise<void> {
   const settings = loadSettings({ NODE_ENV: 'development', DATA_DIR: '.data' });
   const app = await NestFactory.create(AppModule.register(settings), { preview: true, logger: false });
+  applyGlobalPrefix(app);
   const document = buildOpenApiDocument(app);
   writeFileSync('openapi.json', `${JSON.stringify(document, null, 2)}\n`);
   await app.close();

@@ -1,11 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
-import { ThrottlingModule } from './common/throttling.module';
+import { ThrottlingModule } from './policy/throttling.module';
 import { AppConfigModule } from './config/config.module';
 import type { Settings } from './config/settings';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { OpalModule } from './modules/opal/opal.module';
@@ -21,8 +22,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(settings),
-        // First among the modules with routes: Express matches routes in registration order, and the receiver
-        // takes most of the requests.
+        // First, so that the OpenAPI document lists the receiver first (Express matches it first whatever the order:
+        // configureApp puts its routes in front).
         WebhooksModule,
         MetricsModule,
         DatabaseModule,
@@ -32,6 +33,7 @@ export class AppModule {
         SyncModule,
         DiagnosticsModule,
         ReplayModule,
+        JobsModule,
         ThrottlingModule,
         AdminModule,
       ],

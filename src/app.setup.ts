@@ -1,17 +1,21 @@
 import type { Server } from 'node:http';
-import { Logger, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
+import { Logger, RequestMethod, type INestApplication, type NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
-import createExpressApp from 'express';
+import createExpressApp, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { AppError } from './common/app-error';
 import { clientErrorHandler } from './common/client-error';
+import { enableGracefulShutdown } from './common/graceful-shutdown';
 import { expressErrorHandler, requestBodyGate, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger, type LogFormat } from './common/json-logger';
 import { registerSecrets } from './common/redact';
+import { routeFirst } from './common/route-order';
 import { RequestBodyPipe } from './common/request-body.pipe';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { secretValuesOf } from './config/settings';
+import { API_PREFIX, WEBHOOK_PATH } from './domain/routes';
 import { MetricsService } from './metrics/metrics.service';
 import { setupOpenApi } from './openapi';
 
@@ -37,8 +41,27 @@ export function createHttpAdapter(): ExpressAdapter {
   return new ExpressAdapter(instance);
 }
 
-/** Everything main.ts and the e2e tests share: middleware, pipes, filter, OpenAPI, shutdown hooks. */
-export function configureApp(app: INestApplication): INestApplication {
+/**
+ * Every route lives under `/api` except the index, the Prometheus scrape, the docs (served by Swagger outside
+ * Nest's router) and the operator console. Set on every app that serves or documents routes.
+ */
+export function applyGlobalPrefix(app: INestApplication): void {
+  app.setGlobalPrefix(API_PREFIX, {
+    exclude: [
+      { path: '/', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+      { path: 'favicon.ico', method: RequestMethod.GET },
+      { path: 'admin', method: RequestMethod.GET },
+      { path: 'admin/{*asset}', method: RequestMethod.GET },
+    ],
+  });
+}
+
+/**
+ * Everything main.ts and the e2e tests share: middleware, prefix, pipes, filter, OpenAPI, graceful shutdown;
+ * then the app is initialised (routes registered) and the receiver's routes are put first.
+ */
+export async function configureApp(app: INestApplication): Promise<INestApplication> {
   const express = app as NestExpressApplication;
   const config = app.get(AppConfig);
   registerSecrets(secretValuesOf(config));
@@ -67,21 +90,29 @@ export function configureApp(app: INestApplication): INestApplication {
   // API answers are not served conditionally; an ETag would hash every body (static files keep their own).
   express.set('etag', false);
   express.set('trust proxy', config.trustProxy);
+  // First of the middleware: once shutting down, every answer closes its connection.
+  enableGracefulShutdown(app, config.shutdownGraceMs);
   express.use(helmet());
   express.enableCors({
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
     exposedHeaders: ['X-Correlation-ID', 'Retry-After', 'Idempotent-Replayed'],
   });
-  express.use(requestContextMiddleware(app.get(MetricsService)));
+  const metrics = app.get(MetricsService);
+  express.use(
+    requestContextMiddleware((labels, seconds) => {
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, seconds);
+    }),
+  );
   express.use(requestBodyGate());
   express.use(expressErrorHandler());
   express.getHttpServer().on('clientError', clientErrorHandler());
 
+  applyGlobalPrefix(app);
   // In this order: the body is read (after the guards) before it is validated.
   app.useGlobalPipes(new RequestBodyPipe(), createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   setupOpenApi(app);
-  app.enableShutdownHooks();
 
   if (config.operatorApiKeys.length === 0 && !config.isProduction) {
     new Logger('Security').warn(
@@ -90,5 +121,13 @@ export function configureApp(app: INestApplication): INestApplication {
       }`,
     );
   }
+  await app.init();
+  routeFirst(express.getHttpAdapter().getInstance(), [WEBHOOK_PATH]);
+  // Nest answers unknown paths under the prefix (and at the excluded ones); every other path gets the same 404.
+  express.use(
+    (_req: Request, _res: Response, next: NextFunction) =>
+      next(new AppError('NOT_FOUND', 'No such route or resource')),
+    expressErrorHandler(),
+  );
   return app;
 }

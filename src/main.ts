@@ -13,7 +13,7 @@ async function bootstrap(): Promise<void> {
     createHttpAdapter(),
     appOptions(settings.debug, undefined, settings.logFormat),
   );
-  configureApp(app);
+  await configureApp(app);
   // HOST, or 127.0.0.1 while operator routes are open outside production; otherwise every interface.
   if (settings.host === undefined) await app.listen(settings.port);
   else await app.listen(settings.port, settings.host);

@@ -22,7 +22,6 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   INTERNAL_ERROR: 'Unexpected error',
   CONFIGURATION_ERROR: 'Environment validation failed',
   OPAL_TRIGGER_REJECTED: 'OPAL refused the trigger',
-  UPSTREAM_UNAVAILABLE: 'OPAL is unavailable',
   DATABASE_UNAVAILABLE: 'The database is unavailable',
   SERVICE_UNAVAILABLE: 'The service is shutting down',
 };

@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ErrorResponseDto } from './common/error-response.dto';
-import { OPERATOR_SECURITY_SCHEME } from './common/policy';
+import { OPERATOR_SECURITY_SCHEME } from './policy/policy';
 import { addErrorExamples, addTransportErrors } from './openapi-examples';
-import { SERVICE_VERSION } from './version';
+import { SERVICE_VERSION } from './domain/version';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()

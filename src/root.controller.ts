@@ -2,10 +2,11 @@ import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from './common/error-response.dto';
-import { Public } from './common/policy';
+import { Public } from './policy/policy';
+import { apiPath } from './domain/routes';
 import { MetricsServer } from './metrics/metrics-server';
 import { ServiceIndexDto } from './service-index.dto';
-import { SERVICE_VERSION } from './version';
+import { SERVICE_VERSION } from './domain/version';
 
 @ApiTags('meta')
 @Controller()
@@ -23,9 +24,9 @@ export class RootController {
       links: {
         docs: '/docs',
         openapi: '/docs-json',
-        health: '/api/health',
-        liveness: '/api/health/live',
-        readiness: '/api/health/ready',
+        health: apiPath('health'),
+        liveness: apiPath('health/live'),
+        readiness: apiPath('health/ready'),
         metrics: '/metrics',
       },
     };

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
-import { RetentionJob } from '../src/modules/diagnostics/retention.job';
+import { PeriodicJobs } from '../src/jobs/periodic-jobs';
 import { freePort, operatorHeaders, resetDatabase, type TestApp } from './support/app';
 import { createSeededTestApp, seedEvent, seedRejected } from './support/seed';
 
@@ -260,10 +260,10 @@ describe('diagnostics: daily retention job (e2e)', () => {
     await resetDatabase(a.dataSource);
     await seedOldAndNew(a);
     const results = await Promise.all([
-      a.app.get(RetentionJob).runIfDue(),
-      b.app.get(RetentionJob).runIfDue(),
-      a.app.get(RetentionJob).runIfDue(),
-      b.app.get(RetentionJob).runIfDue(),
+      a.app.get(PeriodicJobs).retention(),
+      b.app.get(PeriodicJobs).retention(),
+      a.app.get(PeriodicJobs).retention(),
+      b.app.get(PeriodicJobs).retention(),
     ]);
     expect(results.filter(Boolean)).toHaveLength(1);
     expect((await counts(a)).old).toBe(1);
@@ -281,11 +281,11 @@ describe('diagnostics: daily retention job (e2e)', () => {
     );
     expect(lease.last_result).toMatchObject({ deleted: 12001 });
     // Later the same day: neither instance runs it again.
-    expect(await b.app.get(RetentionJob).runIfDue()).toBe(false);
+    expect(await b.app.get(PeriodicJobs).retention()).toBe(false);
     // A day later the next instance to check runs it.
     await a.dataSource.query(
       `UPDATE job_leases SET last_run_at = now() - interval '25 hours' WHERE name = 'event_retention'`,
     );
-    expect(await b.app.get(RetentionJob).runIfDue()).toBe(true);
+    expect(await b.app.get(PeriodicJobs).retention()).toBe(true);
   });
 });

@@ -1,14 +1,17 @@
 import { plainToInstance } from 'class-transformer';
+import { LastWebhookQueryDto } from '../src/modules/diagnostics/dto/last-webhook-query.dto';
 import {
   buildEventQueries,
   buildWindowSpanQuery,
   windowSpanOf,
   type SequenceSpan,
   type WindowSpanRow,
-  type WorkflowRefs,
-} from '../src/modules/diagnostics/diagnostics.service';
-import { LastWebhookQueryDto } from '../src/modules/diagnostics/dto/last-webhook-query.dto';
-import { FIGURES_SQL } from '../src/modules/diagnostics/system-health.service';
+} from '../src/modules/webhooks/event-search';
+import {
+  DELIVERY_FIGURES_PARAMS,
+  DELIVERY_FIGURES_SQL,
+} from '../src/modules/webhooks/webhook-events.repository';
+import type { WorkflowRef } from '../src/modules/workflows/workflows.service';
 import { resetDatabase, type TestApp } from './support/app';
 import { createSeededTestApp, seedWorkflow } from './support/seed';
 
@@ -96,7 +99,7 @@ const WINDOW_QUERIES: Record<string, { bounded: boolean; query: () => Record<str
 
 describe('diagnostics: every runbook query is served by an index (e2e, EXPLAIN)', () => {
   let t: TestApp;
-  let workflow: WorkflowRefs;
+  let workflow: WorkflowRef;
 
   beforeAll(async () => {
     t = await createSeededTestApp();
@@ -150,7 +153,7 @@ describe('diagnostics: every runbook query is served by an index (e2e, EXPLAIN)'
   /** What the service runs for a query: the window's span first when it has one, then the page and the count. */
   async function explainQuery(name: string, raw: Record<string, string>): Promise<SequenceSpan | null> {
     const query = plainToInstance(LastWebhookQueryDto, raw);
-    const workflows = new Map<string, WorkflowRefs | null>();
+    const workflows = new Map<string, WorkflowRef | null>();
     for (const ref of [query.workflow, query.workflow_id]) {
       if (ref && ref !== 'strategy_workflow') workflows.set(ref, ref === 'opal-wf-5000' ? workflow : null);
     }
@@ -202,8 +205,8 @@ describe('diagnostics: every runbook query is served by an index (e2e, EXPLAIN)'
     });
   }
 
-  it('system health figures: indexes only, and the rows read stay bounded', async () => {
-    const nodes = await plan(FIGURES_SQL, [15, 10]);
+  it('delivery figures of system health: indexes only, and the rows read stay bounded', async () => {
+    const nodes = await plan(DELIVERY_FIGURES_SQL, DELIVERY_FIGURES_PARAMS);
     const onEvents = nodes.filter((n) => n['Relation Name'] === 'webhook_events');
     expect(onEvents.length).toBeGreaterThan(0);
     expect(onEvents.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
@@ -211,8 +214,8 @@ describe('diagnostics: every runbook query is served by an index (e2e, EXPLAIN)'
     // What it really reads, run for real: every row a scan of webhook_events produced or threw away, against
     // the rows the figures are about (the last hour's events, the pending ones, the newest one).
     const rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] = await t.dataSource.query(
-      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${FIGURES_SQL}`,
-      [15, 10],
+      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${DELIVERY_FIGURES_SQL}`,
+      DELIVERY_FIGURES_PARAMS,
     );
     const root = rows[0]['QUERY PLAN'][0].Plan;
     const analysed = nodesOf(root).filter((n) => n['Relation Name'] === 'webhook_events');

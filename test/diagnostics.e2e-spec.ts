@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { OPAL_AGENTS } from '../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../src/domain/opal';
 import { operatorHeaders, resetDatabase, type TestApp } from './support/app';
 import { createSeededTestApp, seedEvent, seedEventStream, seedRejected, seedWorkflow } from './support/seed';
 

@@ -205,9 +205,9 @@ describe('GET /metrics on its own port, METRICS_PORT (e2e)', () => {
       createHttpAdapter(),
       appOptions(false, () => undefined),
     );
-    configureApp(app);
     try {
-      await expect(app.listen(port, '127.0.0.1')).rejects.toThrow(/EADDRINUSE/);
+      // The metrics server starts with the app (configureApp initialises it), before the API listens.
+      await expect(configureApp(app).then(() => app.listen(port, '127.0.0.1'))).rejects.toThrow(/EADDRINUSE/);
     } finally {
       await app.close();
       await new Promise((resolve) => blocker.close(resolve));

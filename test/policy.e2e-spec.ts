@@ -2,7 +2,8 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import request from 'supertest';
-import { ROUTE_POLICY, type RoutePolicy } from '../src/common/policy';
+import { ROUTE_POLICY, type RoutePolicy } from '../src/policy/policy';
+import { servedPath } from './support/routes';
 import { createTestApp, resetDatabase, TEST_OPERATOR_KEY, type TestApp } from './support/app';
 
 interface RouteInfo {
@@ -28,7 +29,7 @@ function listRoutes(t: TestApp): RouteInfo[] {
       if (path === undefined) continue;
       const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number];
       const policy = reflector.getAllAndOverride<RoutePolicy>(ROUTE_POLICY, [handler, wrapper.metatype]);
-      const route = `/${controllerPath}/${path}`.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+      const route = servedPath(t, `/${controllerPath}/${path}`.replace(/\/+/g, '/').replace(/(.)\/$/, '$1'));
       routes.push({ route, method, policy });
     }
   }

@@ -6,7 +6,8 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import request from 'supertest';
-import { THROTTLE_GROUP } from '../src/common/throttling';
+import { THROTTLE_GROUP } from '../src/policy/throttling';
+import { servedPath } from './support/routes';
 import { createTestApp, freePort, operatorHeaders, resetDatabase, type TestApp } from './support/app';
 import { waitFor } from './support/wait';
 import { postSigned } from './support/webhooks';
@@ -85,7 +86,7 @@ function routeGroups(t: TestApp): Map<string, string | undefined> {
       const path = Reflect.getMetadata(PATH_METADATA, prototype[name]) as string | undefined;
       if (path === undefined) continue;
       const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, prototype[name]) as number];
-      const route = `/${base}/${path}`.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+      const route = servedPath(t, `/${base}/${path}`.replace(/\/+/g, '/').replace(/(.)\/$/, '$1'));
       out.set(
         `${method} ${route}`,
         reflector.getAllAndOverride<string>(THROTTLE_GROUP, [prototype[name], wrapper.metatype]),

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { OpalTargetService } from '../src/modules/opal/opal-target.service';
-import { OPAL_AGENTS } from '../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../src/domain/opal';
 import { operatorHeaders, resetDatabase, type TestApp } from './support/app';
 import { createSeededTestApp, seedEventStream, seedWorkflow } from './support/seed';
 

@@ -1,11 +1,11 @@
 import { DataSource } from 'typeorm';
+import { freePorts } from '../src/common/free-port';
 import { MetricsService } from '../src/metrics/metrics.service';
 import { buildDataSourceOptions, runMigrationsLocked } from '../src/database/data-source-options';
 import { OpalSimulator } from '../src/modules/opal/simulator/opal-simulator';
 import {
   baseTestEnv,
   createTestApp,
-  freePort,
   operatorHeaders,
   resetDatabase,
   TEST_OPAL_KEY,
@@ -26,12 +26,6 @@ function opalOn(port: number): OpalSimulator {
     triggerFailures: 0,
     port,
   });
-}
-
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
 }
 
 const RETRY_ENV = {
@@ -95,7 +89,7 @@ describe('durable triggers (e2e)', () => {
   });
 
   it('delivers a trigger once after the service was SIGKILLed while OPAL was down', async () => {
-    const [servicePort, opalPort] = await distinctFreePorts(2);
+    const [servicePort, opalPort] = await freePorts(2);
     const service = new ServiceProcess({
       ...(await baseTestEnv(servicePort)),
       ...RETRY_ENV,
@@ -152,7 +146,7 @@ describe('durable triggers (e2e)', () => {
     let opal: OpalSimulator;
 
     beforeAll(async () => {
-      const [opalPort] = await distinctFreePorts(1);
+      const [opalPort] = await freePorts(1);
       const env = {
         ...RETRY_ENV,
         OPAL_WEBHOOK_URL: `http://127.0.0.1:${opalPort}/webhooks/strategy_workflow`,

@@ -5,9 +5,10 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { buildSignatureHeader } from '../src/common/signature';
 import { buildDataSourceOptions, runMigrationsLocked } from '../src/database/data-source-options';
-import { OPAL_AGENTS } from '../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../src/domain/opal';
 import { EventProcessorService } from '../src/modules/webhooks/event-processor.service';
 import { WorkflowStateService } from '../src/modules/workflows/workflow-state.service';
+import { WorkflowsRepository } from '../src/modules/workflows/workflows.repository';
 import {
   baseTestEnv,
   freePort,
@@ -249,7 +250,7 @@ describe('webhook event processing (e2e)', () => {
     await postAll(t.url, bodies);
     await waitFor(async () => allProcessed(await processingStates(t, stale.opalWorkflowId!), 4), 'processed');
 
-    const swept = await t.app.get(WorkflowStateService).sweepTimeouts();
+    const swept = await t.app.get(WorkflowStateService).sweepTimeouts(t.settings.workflowTimeoutMinutes);
     expect(swept).toBe(1);
     const status = await workflowStatus(t.dataSource, stale.id);
     expect(status.status).toBe('timed_out');
@@ -260,7 +261,7 @@ describe('webhook event processing (e2e)', () => {
     expect((await workflowStatus(t.dataSource, fresh.id)).status).toBe('triggered');
     expect((await workflowStatus(t.dataSource, done.id)).status).toBe('completed');
     // A second sweep changes nothing; a late terminal event does not move a timed-out workflow.
-    expect(await t.app.get(WorkflowStateService).sweepTimeouts()).toBe(0);
+    expect(await t.app.get(WorkflowStateService).sweepTimeouts(t.settings.workflowTimeoutMinutes)).toBe(0);
     await postSigned(
       t.url,
       event(stale.opalWorkflowId!, { event_type: 'workflow_completed' }, new Date()),
@@ -295,12 +296,12 @@ describe('webhook processing across failures and instances (e2e)', () => {
       const healthy = await insertWorkflow(app.dataSource);
       await postAll(app.url, fullRun(broken.opalWorkflowId!).slice(0, 2));
       await postAll(app.url, fullRun(healthy.opalWorkflowId!).slice(0, 2));
-      const state = app.app.get(WorkflowStateService);
-      // Every state write (the batch's and the per-workflow fallback's) goes through saveStates.
-      const original = state.saveStates.bind(state);
-      const spy = jest.spyOn(state, 'saveStates').mockImplementation(async (manager, changes) => {
-        if (changes.some((change) => change.syncId === broken.id)) throw new Error('simulated write failure');
-        return original(manager, changes);
+      const repo = app.app.get(WorkflowsRepository);
+      // Every state write (the batch's and the per-workflow fallback's) goes through WorkflowsRepository.save.
+      const original = repo.save.bind(repo);
+      const spy = jest.spyOn(repo, 'save').mockImplementation(async (manager, writes) => {
+        if (writes.some((write) => write.syncId === broken.id)) throw new Error('simulated write failure');
+        return original(manager, writes);
       });
       try {
         expect(await app.app.get(EventProcessorService).processBatch()).toBe(4);

@@ -39,6 +39,14 @@ describe('webhook receiver (e2e)', () => {
     await t.close();
   });
 
+  const rejectedCount = async (reason: string): Promise<number> =>
+    (
+      await t.dataSource.query(
+        `SELECT coalesce(sum(count), 0)::int AS n FROM rejected_deliveries WHERE reason = $1`,
+        [reason],
+      )
+    )[0].n;
+
   describe('signature', () => {
     it('accepts a correctly signed event with 202 and stores it before answering', async () => {
       const body = eventBody({ correlation_id: 'force-sync-1-abc', timestamp: '2026-03-01T10:00:00.000Z' });
@@ -178,10 +186,20 @@ describe('webhook receiver (e2e)', () => {
   });
 
   describe('body', () => {
-    it('answers 413 over 1 MiB', async () => {
+    it('answers 413 over 1 MiB, and records the refused delivery (no body)', async () => {
+      const before = await rejectedCount('payload_too_large');
       const body = eventBody({ agent_data: { blob: 'x'.repeat(1024 * 1024) } });
       const res = await postSigned(t.url, body).expect(413);
       expect(res.body).toMatchObject({ success: false, code: 'PAYLOAD_TOO_LARGE' });
+      expect(await rejectedCount('payload_too_large')).toBe(before + 1);
+      const [row]: { last_detail: string }[] = await t.dataSource.query(
+        `SELECT last_detail FROM rejected_deliveries WHERE reason = 'payload_too_large' ORDER BY last_at DESC LIMIT 1`,
+      );
+      expect(row.last_detail).toBe('PAYLOAD_TOO_LARGE');
+      const metrics = await request(t.url).get('/metrics').expect(200);
+      expect(metrics.text).toMatch(
+        /webhook_events_total\{result="rejected",reason="payload_too_large"\} [1-9]/,
+      );
     });
 
     it('accepts a body just under 1 MiB', async () => {
@@ -440,14 +458,14 @@ describe('webhook receiver (e2e)', () => {
     it('reports the figures of the last hour and day', async () => {
       for (let i = 0; i < 3; i++) await postSigned(t.url, eventBody()).expect(202);
       const res = await request(t.url).get(WEBHOOK_PATH).expect(200);
-      // 200 signature failures against 3 stored events in the hour.
+      // 200 signature failures of the hour's 207 deliveries (3 stored, 204 refused).
       expect(res.body.status).toBe('unhealthy');
       expect(res.body.recent_activity).toEqual({
         events_24h: 3,
         failed_24h: 0,
         rejected_24h: 204,
         last_event_at: expect.any(String),
-        signature_failure_rate_1h: Math.round((100 * 200 * 100) / 203) / 100,
+        signature_failure_rate_1h: Math.round((100 * 200 * 100) / 207) / 100,
       });
       expect(Date.now() - Date.parse(res.body.recent_activity.last_event_at)).toBeLessThan(60_000);
     });

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Public } from '../common/policy';
+import { Public } from '../policy/policy';
 import { AdminAssetsService } from './admin-assets.service';
 
 /**

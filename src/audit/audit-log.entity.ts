@@ -1,8 +1,13 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { oneOf } from '../database/check';
+
+/** What the audit log records. */
+export const AUDIT_ACTIONS = ['replay', 'cleanup', 'config_test'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** Operator actions: replays, cleanups, configuration tests (failed authentications: `auth_failures`). */
 @Entity({ name: 'audit_log' })
-@Check('chk_audit_log_action', `"action" IN ('replay','cleanup','config_test')`)
+@Check('chk_audit_log_action', oneOf('action', AUDIT_ACTIONS))
 @Index('idx_audit_log_action_time', ['action', 'occurredAt'])
 export class AuditLogEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
@@ -12,7 +17,7 @@ export class AuditLogEntity {
   occurredAt: Date;
 
   @Column({ type: 'text' })
-  action: string;
+  action: AuditAction;
 
   /** Who: an operator key fingerprint (never the key), or null when no valid credential was presented. */
   @Column({ type: 'text', nullable: true })

@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { RequestContext } from '../common/request-context';
-import { AuditLogEntity } from './audit-log.entity';
+import { AuditLogEntity, type AuditAction } from './audit-log.entity';
 
 /** Operator actions. Failed authentications are counted in `auth_failures` (AuthFailuresService) instead. */
-export type AuditAction = 'replay' | 'cleanup' | 'config_test';
+export type { AuditAction };
 
 export interface AuditEntry {
   action: AuditAction;

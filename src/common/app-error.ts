@@ -20,7 +20,6 @@ export type ErrorCode =
   | 'INTERNAL_ERROR'
   | 'CONFIGURATION_ERROR'
   | 'OPAL_TRIGGER_REJECTED'
-  | 'UPSTREAM_UNAVAILABLE'
   | 'DATABASE_UNAVAILABLE'
   | 'SERVICE_UNAVAILABLE';
 
@@ -45,7 +44,6 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'INTERNAL_ERROR',
   'CONFIGURATION_ERROR',
   'OPAL_TRIGGER_REJECTED',
-  'UPSTREAM_UNAVAILABLE',
   'DATABASE_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
 ];
@@ -103,7 +101,6 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
       return { status: 500, title: 'Configuration Error' };
     case 'OPAL_TRIGGER_REJECTED':
       return { status: 502, title: 'Bad Gateway' };
-    case 'UPSTREAM_UNAVAILABLE':
     case 'DATABASE_UNAVAILABLE':
     case 'SERVICE_UNAVAILABLE':
       return { status: 503, title: 'Service Unavailable' };

@@ -1,8 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Logger } from '@nestjs/common';
-import type { MetricsService } from '../metrics/metrics.service';
 import { AppError } from './app-error';
 import { mapError } from './error-mapping';
+import { API_PREFIX } from '../domain/routes';
 import { routeTemplateOf } from './http-utils';
 import {
   acceptCorrelationId,
@@ -27,8 +27,18 @@ export function loggedPath(path: string): string {
   return `${path.slice(0, MAX_LOGGED_PATH_LENGTH)}…[truncated, ${path.length} chars]`;
 }
 
-/** Correlation id on every answer and every log line of the request; one access log line and metrics per request. */
-export function requestContextMiddleware(metrics: MetricsService) {
+/** The labels of one answered request, for the request metrics. */
+export interface RequestLabels {
+  method: string;
+  route: string;
+  status: string;
+}
+
+/**
+ * Correlation id on every answer and every log line of the request; one access log line per request, and
+ * `onAnswered` (the request metrics) once it is answered.
+ */
+export function requestContextMiddleware(onAnswered: (labels: RequestLabels, seconds: number) => void) {
   const logger = new Logger('HTTP');
   return (req: Request, res: Response, next: NextFunction): void => {
     const correlationId = acceptCorrelationId(req.headers['x-correlation-id']) ?? newCorrelationId('req');
@@ -39,8 +49,7 @@ export function requestContextMiddleware(metrics: MetricsService) {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const route = routeTemplateOf(req);
       const labels = { method: req.method, route, status: String(res.statusCode) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, durationMs / 1000);
+      onAnswered(labels, durationMs / 1000);
       RequestContext.run(context, () => {
         const line = {
           msg: 'request',
@@ -52,7 +61,7 @@ export function requestContextMiddleware(metrics: MetricsService) {
           client_ip: req.ip,
           ...context.logFields,
         };
-        if (route.startsWith('/api/health') || route === '/metrics') logger.debug(line);
+        if (route.startsWith(`/${API_PREFIX}/health`) || route === '/metrics') logger.debug(line);
         else logger.log(line);
       });
     });

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { OPAL_AGENTS } from '../modules/opal/agents';
+import { OPAL_AGENTS } from '../domain/opal';
+import { WEBHOOK_PATH } from '../domain/routes';
 
 export type NodeEnv = 'development' | 'test' | 'production';
 
@@ -371,8 +372,7 @@ export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = f
       failAgents,
       triggerFailures: r.int('OPAL_SIMULATOR_TRIGGER_FAILURES', 0, 0, 1000000),
       port: r.int('OPAL_SIMULATOR_PORT', 4010, 1, 65535),
-      callbackUrl:
-        r.url('OPAL_SIMULATOR_CALLBACK_URL', ['http:', 'https:']) ?? `${baseUrl}/api/webhooks/opal-workflow`,
+      callbackUrl: r.url('OPAL_SIMULATOR_CALLBACK_URL', ['http:', 'https:']) ?? `${baseUrl}${WEBHOOK_PATH}`,
     },
     webhook: {
       secrets: webhookSecrets,

@@ -1,11 +1,15 @@
 import type { DataSource, DataSourceOptions } from 'typeorm';
-import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 
 export interface DatabaseConnection {
   url: string;
   poolSize: number;
   applicationName?: string;
+  /**
+   * Entity classes or file globs. The app leaves this empty: each owning module registers its own entities
+   * (`TypeOrmModule.forFeature`, loaded with `autoLoadEntities`). Migrations need none.
+   */
+  entities?: NonNullable<DataSourceOptions['entities']>;
 }
 
 /** The one options builder, used by the app and by the migration CLI. `synchronize` is off everywhere. */
@@ -13,7 +17,7 @@ export function buildDataSourceOptions(connection: DatabaseConnection): DataSour
   return {
     type: 'postgres',
     url: connection.url,
-    entities: ENTITIES,
+    entities: connection.entities ?? [],
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',
     // Each migration in its own transaction, except those that declare `transaction = false` (concurrent index

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { redactString } from '../common/redact';
 import { StartupError } from '../common/startup-error';
 import type { Settings } from '../config/settings';
@@ -20,6 +20,8 @@ export interface CliDatabase {
 export async function openMigratedDatabase(
   settings: Settings,
   log: (message: string) => void,
+  /** The schema's entities, for a command that compares them with the database (`SCHEMA_ENTITIES`). */
+  entities: NonNullable<DataSourceOptions['entities']> = [],
 ): Promise<CliDatabase> {
   if (!settings.databaseUrl && settings.isProduction) {
     throw new StartupError('DATABASE_URL is not set in production', 'set DATABASE_URL');
@@ -35,7 +37,7 @@ export async function openMigratedDatabase(
   const url = settings.databaseUrl ?? (await embedded!.start());
   let dataSource: DataSource | null = null;
   try {
-    dataSource = await new DataSource(buildDataSourceOptions({ url, poolSize: 2 })).initialize();
+    dataSource = await new DataSource(buildDataSourceOptions({ url, poolSize: 2, entities })).initialize();
     const applied = await runMigrationsLocked(dataSource, () =>
       log('another process is applying migrations: waiting for it'),
     );

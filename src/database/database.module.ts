@@ -4,7 +4,6 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, runMigrationsLocked } from './data-source-options';
 import { EmbeddedDatabase } from './embedded-database';
-import { JobLeaseService } from './job-lease.service';
 
 /** Owns the embedded PostgreSQL (when DATABASE_URL is unset) and stops it after the pool has closed. */
 @Injectable()
@@ -51,8 +50,11 @@ class DatabaseRuntimeModule {}
     TypeOrmModule.forRootAsync({
       imports: [DatabaseRuntimeModule],
       inject: [AppConfig, DatabaseRuntime],
-      useFactory: async (config: AppConfig, runtime: DatabaseRuntime) =>
-        buildDataSourceOptions({ url: await runtime.connectionUrl(), poolSize: config.dbPoolSize }),
+      useFactory: async (config: AppConfig, runtime: DatabaseRuntime) => ({
+        ...buildDataSourceOptions({ url: await runtime.connectionUrl(), poolSize: config.dbPoolSize }),
+        // Each owning module registers its entities (TypeOrmModule.forFeature).
+        autoLoadEntities: true,
+      }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
         await runMigrationsLocked(dataSource, () =>
@@ -62,8 +64,6 @@ class DatabaseRuntimeModule {}
       },
     }),
   ],
-  providers: [JobLeaseService],
-  exports: [JobLeaseService],
 })
 export class DatabaseModule {
   constructor(runtime: DatabaseRuntime, dataSource: DataSource) {

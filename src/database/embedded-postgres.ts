@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
+import { freePort } from '../common/free-port';
 import { StartupError } from '../common/startup-error';
 import {
   locateBinaries,
@@ -321,17 +321,4 @@ function lastLines(output: string): string {
     .filter(Boolean);
   const important = lines.filter((l) => /FATAL|PANIC|ERROR|error|could not|cannot/.test(l));
   return (important.length > 0 ? important : lines).slice(-2).join(' | ').slice(0, 500) || 'no output';
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

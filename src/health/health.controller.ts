@@ -6,12 +6,12 @@ import {
   TypeOrmHealthIndicator,
   type HealthCheckResult,
 } from '@nestjs/terminus';
-import { Public } from '../common/policy';
+import { Public } from '../policy/policy';
 import { HealthReportDto } from './health-report.dto';
 import { HealthIndicators } from './health.indicators';
 
 @ApiTags('health')
-@Controller('api/health')
+@Controller('health')
 @Public()
 export class HealthController {
   constructor(
@@ -48,6 +48,7 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ description: 'Not ready, or shutting down', type: HealthReportDto })
   checkReadiness(): Promise<HealthCheckResult> {
     return this.health.check([
+      () => this.indicators.accepting('shutdown'),
       () => this.db.pingCheck('database', { timeout: 3000 }),
       () => this.indicators.migrations('migrations'),
     ]);

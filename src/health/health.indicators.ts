@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
+import { ShutdownState } from '../common/graceful-shutdown';
 import { AppConfig } from '../config/app-config';
 import { OpalConfigurationService } from '../modules/opal/opal-configuration.service';
+import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
 
 @Injectable()
 export class HealthIndicators {
@@ -11,22 +13,27 @@ export class HealthIndicators {
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly opal: OpalConfigurationService,
+    private readonly events: WebhookEventsService,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   /** Events stored but not yet applied; degraded (still 200) above the alert threshold. */
   async backlog(key: string) {
     const session = this.indicator.check(key);
     try {
-      const rows: { n: number }[] = await this.dataSource.query(
-        `SELECT count(*)::int AS n FROM webhook_events WHERE processing_status = 'pending'`,
-      );
-      const backlog = rows[0]?.n ?? 0;
+      const backlog = await this.events.backlog();
       return backlog > this.config.alerts.backlogMax
         ? session.degraded({ backlog, threshold: this.config.alerts.backlogMax })
         : session.up({ backlog });
     } catch {
       return session.down({ message: 'backlog unavailable' });
     }
+  }
+
+  /** Down from the moment the service starts shutting down, so that traffic moves to other instances. */
+  accepting(key: string) {
+    const session = this.indicator.check(key);
+    return this.shutdown.draining ? session.down({ message: 'shutting down' }) : session.up();
   }
 
   async migrations(key: string) {

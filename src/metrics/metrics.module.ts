@@ -1,11 +1,14 @@
 import { Global, Module } from '@nestjs/common';
-import { DatabaseMetricsCollector } from './database-metrics.collector';
 import { MetricsServer } from './metrics-server';
 import { MetricsService } from './metrics.service';
 
+/**
+ * The Prometheus registry and the service's series, and where they are served (METRICS_PORT); the scrape-time
+ * figures are sampled by the health module from their owners.
+ */
 @Global()
 @Module({
-  providers: [MetricsService, DatabaseMetricsCollector, MetricsServer],
+  providers: [MetricsService, MetricsServer],
   exports: [MetricsService, MetricsServer],
 })
 export class MetricsModule {}

@@ -13,6 +13,7 @@ import {
 } from './support/harness';
 import { destroyAgents, json } from './support/http';
 import { ScenarioPostgres } from './support/postgres';
+import { WEBHOOK_PATH } from './support/sender';
 
 interface SyncAnswer {
   sync_id: string;
@@ -32,7 +33,7 @@ describe('reliability 3: OPAL outage', () => {
   beforeAll(async () => {
     await postgres.init();
     const [servicePort, opalPort] = await distinctFreePorts(2);
-    opal = new SimulatorChild(opalPort, `http://127.0.0.1:${servicePort}/api/webhooks/opal-workflow`);
+    opal = new SimulatorChild(opalPort, `http://127.0.0.1:${servicePort}${WEBHOOK_PATH}`);
     service = new ServiceChild('s3', servicePort, {
       databaseUrl: postgres.url,
       opalWebhookUrl: opal.triggerUrl,

@@ -21,7 +21,7 @@ import {
 } from './support/harness';
 import { destroyAgents, json } from './support/http';
 import { ScenarioPostgres } from './support/postgres';
-import { makeEvents, RetryingSender } from './support/sender';
+import { makeEvents, RetryingSender, WEBHOOK_PATH } from './support/sender';
 
 interface SyncAnswer {
   sync_id?: string;
@@ -43,7 +43,7 @@ describe('reliability 4: two instances on one database', () => {
   beforeAll(async () => {
     await postgres.init();
     const [portA, portB, opalPort] = await distinctFreePorts(3);
-    opal = new SimulatorChild(opalPort, `http://127.0.0.1:${portA}/api/webhooks/opal-workflow`);
+    opal = new SimulatorChild(opalPort, `http://127.0.0.1:${portA}${WEBHOOK_PATH}`);
     await opal.startReady();
     a = new ServiceChild('s4a', portA, { databaseUrl: postgres.url, opalWebhookUrl: opal.triggerUrl });
     b = new ServiceChild('s4b', portB, { databaseUrl: postgres.url, opalWebhookUrl: opal.triggerUrl });

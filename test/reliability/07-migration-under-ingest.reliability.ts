@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Pool } from 'pg';
-import { OPAL_AGENTS } from '../../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../../src/domain/opal';
 import { waitFor } from '../support/wait';
 import { insertWorkflows, storedEvents, waitProcessed } from './support/checks';
 import { PROFILE, report, sleep, tempDir, tunable } from './support/harness';

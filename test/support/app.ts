@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -8,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { appOptions, configureApp, createHttpAdapter } from '../../src/app.setup';
 import { loadSettings, type Env, type Settings } from '../../src/config/settings';
+import { freePort } from '../../src/common/free-port';
 import { testDatabaseUrl } from './database';
 
 /** Test-only values, generated per run; never real credentials. */
@@ -25,17 +25,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/common/free-port';
 
 /** The environment every e2e app starts from; tests override what they exercise. */
 export async function baseTestEnv(port: number): Promise<Env> {
@@ -77,7 +67,7 @@ export async function createTestApp(
     createHttpAdapter(),
     appOptions(settings.debug, (line) => logs.push(line)),
   );
-  configureApp(app);
+  await configureApp(app);
   beforeListen(app);
   await app.listen(port, '127.0.0.1');
   return {

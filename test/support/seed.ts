@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { Env } from '../../src/config/settings';
-import { OPAL_AGENTS } from '../../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../../src/domain/opal';
 import type { TestApp } from './app';
 import { createWebhookTestApp } from './webhooks';
 

@@ -32,8 +32,8 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    // Like a shell's `$?`: a process ended by a signal reports 128 + its number (Nest re-raises SIGTERM after
-    // its shutdown hooks, so a clean stop ends with 143).
+    // Like a shell's `$?`: a process ended by a signal reports 128 + its number (SIGKILL: 137). A stop on
+    // SIGTERM is the service's own graceful shutdown, which exits with 0.
     this.exit = new Promise((resolve) =>
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + constants.signals[signal] : null))),
     );

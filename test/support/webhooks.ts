@@ -3,11 +3,12 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { buildSignatureHeader } from '../../src/common/signature';
 import type { Env } from '../../src/config/settings';
-import { OPAL_AGENTS } from '../../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../../src/domain/opal';
 import { EVENT_PROCESSOR_OPTIONS } from '../../src/modules/webhooks/event-processor.service';
 import { createTestApp, TEST_WEBHOOK_SECRET, type TestApp } from './app';
 
-export const WEBHOOK_PATH = '/api/webhooks/opal-workflow';
+export { WEBHOOK_PATH } from '../../src/domain/routes';
+import { WEBHOOK_PATH } from '../../src/domain/routes';
 
 export interface SignedPostOptions {
   secret?: string;

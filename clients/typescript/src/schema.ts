@@ -443,7 +443,8 @@ export interface components {
              */
             rejected_24h: number;
             /**
-             * @description Failed signatures in the last hour, percent of all signed deliveries (stored events + failures).
+             * @description Failed signatures in the last hour, percent of the hour's deliveries (stored events and refused deliveries);
+             *     the same figure as diagnostics' `signature_failure_rate`.
              * @example 0
              */
             signature_failure_rate_1h: number;
@@ -953,6 +954,12 @@ export interface components {
         };
         WorkflowResponseDto: {
             /**
+             * @description Grows with every stored change of the workflow (its status, its delivery to OPAL, any of its agents); a
+             *     client that saw version n has seen every change up to n.
+             * @example 7
+             */
+            version: number;
+            /**
              * @description Always `strategy_workflow`.
              * @enum {string}
              */
@@ -1022,6 +1029,12 @@ export interface components {
             trigger: components["schemas"]["WorkflowTriggerDto"];
         };
         WorkflowSummaryDto: {
+            /**
+             * @description Grows with every stored change of the workflow (its status, its delivery to OPAL, any of its agents); a
+             *     client that saw version n has seen every change up to n.
+             * @example 7
+             */
+            version: number;
             /**
              * @description Always `strategy_workflow`.
              * @enum {string}

@@ -1,6 +1,6 @@
 import type { AlertThresholds } from '../../config/settings';
 import { evaluateAlerts, toSystemHealth, webhookStatusOf, type HealthFigures } from './alerts';
-import { eventCursorOf, parseEventCursor } from './event-cursor';
+import { eventCursorOf, parseEventCursor } from '../webhooks/dto/event-cursor';
 
 const thresholds: AlertThresholds = {
   forceSyncSuccessRateMin: 90,

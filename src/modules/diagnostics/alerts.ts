@@ -1,4 +1,5 @@
 import type { AlertThresholds } from '../../config/settings';
+import { signatureFailureRate } from '../webhooks/webhook-events.service';
 import type { AlertDto, SystemHealthDto } from './dto/last-webhook-response.dto';
 
 /** Raw figures read from the database in one round trip (null everywhere when it is unreachable). */
@@ -110,10 +111,6 @@ export function evaluateAlerts(f: HealthFigures | null, t: AlertThresholds): Ale
 function forceSyncSuccessRate(f: HealthFigures): number {
   // No finished force sync in the window: nothing failed, so the rate is 100 (and the alert stays quiet).
   return f.forceSyncFinished === 0 ? 100 : percent(f.forceSyncAccepted, f.forceSyncFinished);
-}
-
-function signatureFailureRate(f: HealthFigures): number {
-  return percent(f.signatureRejectedLastHour, f.eventsLastHour + f.rejectedLastHour);
 }
 
 const UNHEALTHY_RULES = new Set(['database_unreachable', 'no_webhook_events']);

@@ -8,7 +8,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { OperatorAuth } from '../../common/policy';
+import { OperatorAuth } from '../../policy/policy';
 import { CurrentActor, type AuditActor } from '../../common/audit-actor';
 import { DiagnosticsService } from './diagnostics.service';
 import { DiagnosticsActionDto } from './dto/diagnostics-action.dto';
@@ -16,10 +16,10 @@ import { CleanupResponseDto, ConfigurationTestResponseDto } from './dto/diagnost
 import { LastWebhookQueryDto } from './dto/last-webhook-query.dto';
 import { LastWebhookResponseDto } from './dto/last-webhook-response.dto';
 import { MaintenanceService } from './maintenance.service';
-import { ThrottleGroup } from '../../common/throttling';
+import { ThrottleGroup } from '../../policy/throttling';
 
 @ApiTags('diagnostics')
-@Controller('api/diagnostics')
+@Controller('diagnostics')
 export class DiagnosticsController {
   constructor(
     private readonly diagnostics: DiagnosticsService,

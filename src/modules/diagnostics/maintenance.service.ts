@@ -4,6 +4,8 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../../audit/audit.service';
 import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
+import { IdempotencyService } from '../sync/idempotency.service';
+import { CLEANUP_BATCH_SIZE, WebhookEventsService } from '../webhooks/webhook-events.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import { OpalTargetService } from '../opal/opal-target.service';
 import type {
@@ -12,17 +14,7 @@ import type {
   ConfigurationTestResponseDto,
 } from './dto/diagnostics-action-response.dto';
 
-/** Rows per DELETE: small enough that each statement holds its locks briefly and never hits the statement timeout. */
-export const CLEANUP_BATCH_SIZE = 5000;
 const OPAL_CONNECT_TIMEOUT_MS = 5000;
-
-export interface CleanupResult {
-  deleted: number;
-  olderThan: Date;
-  rejectedDeliveries: number;
-  idempotencyKeys: number;
-  authFailures: number;
-}
 
 interface Actor {
   actor?: string | null;
@@ -31,13 +23,18 @@ interface Actor {
   route?: string | null;
 }
 
-/** The diagnostics POST actions: configuration test and event retention (also run daily by the retention job). */
+/**
+ * The diagnostics POST actions: configuration test and retention (also run daily by the scheduler): old events
+ * and refused-delivery counters (webhooks module), expired idempotency keys (sync module).
+ */
 @Injectable()
 export class MaintenanceService {
   private readonly logger = new Logger('Maintenance');
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly events: WebhookEventsService,
+    private readonly idempotency: IdempotencyService,
     private readonly audit: AuditService,
     private readonly authFailures: AuthFailuresService,
     private readonly config: AppConfig,
@@ -116,7 +113,16 @@ export class MaintenanceService {
     dryRun: boolean,
     actor: Actor & { trigger: 'request' | 'schedule' },
   ): Promise<CleanupResponseDto> {
-    const result = dryRun ? await this.countOld(retentionDays) : await this.deleteOld(retentionDays);
+    const events = await this.events.deleteOlderThan(retentionDays, dryRun);
+    const result = {
+      deleted: events.events,
+      olderThan: events.olderThan,
+      rejectedDeliveries: events.rejectedDeliveries,
+      idempotencyKeys: await this.idempotency.deleteExpired(dryRun),
+      authFailures: dryRun
+        ? await this.authFailures.countOlderThan(events.olderThan)
+        : await this.authFailures.deleteOlderThan(events.olderThan, CLEANUP_BATCH_SIZE),
+    };
     const { trigger, ...who } = actor;
     await this.audit.record({
       action: 'cleanup',
@@ -151,70 +157,6 @@ export class MaintenanceService {
         auth_failures: result.authFailures,
       },
     };
-  }
-
-  private async cutoff(retentionDays: number): Promise<Date> {
-    const rows: { cutoff: Date }[] = await this.dataSource.query(
-      `SELECT now() - $1::int * interval '1 day' AS cutoff`,
-      [retentionDays],
-    );
-    return rows[0].cutoff;
-  }
-
-  private async countOld(retentionDays: number): Promise<CleanupResult> {
-    const olderThan = await this.cutoff(retentionDays);
-    const rows: { events: number; rejected: number; keys: number }[] = await this.dataSource.query(
-      `SELECT (SELECT count(*)::int FROM webhook_events WHERE received_at < $1 AND processing_status <> 'pending') AS events,
-              (SELECT count(*)::int FROM rejected_deliveries WHERE bucket < $1) AS rejected,
-              (SELECT count(*)::int FROM idempotency_keys WHERE expires_at < now()) AS keys`,
-      [olderThan],
-    );
-    return {
-      deleted: rows[0].events,
-      olderThan,
-      rejectedDeliveries: rows[0].rejected,
-      idempotencyKeys: rows[0].keys,
-      authFailures: await this.authFailures.countOlderThan(olderThan),
-    };
-  }
-
-  /**
-   * Deletes in batches, each its own statement, so a large backlog of old rows never holds one long lock.
-   * Prunes the counters of rejected deliveries and failed authentications with the same cutoff.
-   * Events still waiting to be processed are kept whatever their age: deleting them would lose a callback.
-   */
-  private async deleteOld(retentionDays: number): Promise<CleanupResult> {
-    const olderThan = await this.cutoff(retentionDays);
-    const deleted = await this.deleteInBatches(
-      `DELETE FROM webhook_events WHERE id IN (
-         SELECT id FROM webhook_events WHERE received_at < $1 AND processing_status <> 'pending' LIMIT $2)`,
-      [olderThan],
-    );
-    const rejectedDeliveries = await this.deleteInBatches(
-      `DELETE FROM rejected_deliveries WHERE ctid = ANY(ARRAY(
-         SELECT ctid FROM rejected_deliveries WHERE bucket < $1 LIMIT $2))`,
-      [olderThan],
-    );
-    const idempotencyKeys = await this.deleteInBatches(
-      `DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
-         SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2))`,
-      [new Date()],
-    );
-    const authFailures = await this.authFailures.deleteOlderThan(olderThan, CLEANUP_BATCH_SIZE);
-    return { deleted, olderThan, rejectedDeliveries, idempotencyKeys, authFailures };
-  }
-
-  private async deleteInBatches(sql: string, params: unknown[]): Promise<number> {
-    let total = 0;
-    for (;;) {
-      // For DELETE, TypeORM's postgres driver answers [rows, affectedCount].
-      const [, affected]: [unknown[], number] = await this.dataSource.query(sql, [
-        ...params,
-        CLEANUP_BATCH_SIZE,
-      ]);
-      total += affected;
-      if (affected < CLEANUP_BATCH_SIZE) return total;
-    }
   }
 }
 

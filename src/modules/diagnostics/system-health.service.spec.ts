@@ -1,7 +1,10 @@
-import type { DataSource } from 'typeorm';
 import type { AuthFailuresService } from '../../audit/auth-failures.service';
+import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config';
-import { MetricsService } from '../../metrics/metrics.service';
+import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
+import { WebhookEventsService } from '../webhooks/webhook-events.service';
+import { WorkflowsRepository } from '../workflows/workflows.repository';
+import { WorkflowsService } from '../workflows/workflows.service';
 import { DiagnosticsService } from './diagnostics.service';
 import { SystemHealthService } from './system-health.service';
 
@@ -9,7 +12,22 @@ import { SystemHealthService } from './system-health.service';
 // here the connection itself is the stub: every query fails as a refused connection does.
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 const downDataSource = { query: () => Promise.reject(refused) } as unknown as DataSource;
-const authFailures = { countSince: () => Promise.reject(refused) } as unknown as AuthFailuresService;
+const audit = { countSince: () => Promise.reject(refused) } as unknown as AuthFailuresService;
+
+/** The owners' real services, over the given connection. */
+function owners(dataSource: DataSource): { events: WebhookEventsService; workflows: WorkflowsService } {
+  const workflows = new WorkflowsService(
+    null as never,
+    null as never,
+    null as never,
+    new WorkflowsRepository(dataSource),
+    config,
+  );
+  return {
+    workflows,
+    events: new WebhookEventsService(dataSource, new WebhookEventsRepository(dataSource), workflows),
+  };
+}
 const config = {
   workflowTimeoutMinutes: 10,
   alerts: {
@@ -26,8 +44,9 @@ const config = {
 
 describe('diagnostics with the database unreachable', () => {
   it('answers with database down and the critical alert instead of failing', async () => {
-    const health = new SystemHealthService(downDataSource, authFailures, config, new MetricsService());
-    const diagnostics = new DiagnosticsService(downDataSource, health);
+    const { events, workflows } = owners(downDataSource);
+    const health = new SystemHealthService(downDataSource, events, workflows, audit, config);
+    const diagnostics = new DiagnosticsService(events, health);
     const answer = await diagnostics.lastWebhook({ limit: 10, status: 'all', include_payload: false });
     expect(answer.events).toEqual([]);
     expect(answer.summary).toEqual({ matched_count: null, matched_count_capped: false, returned_count: 0 });
@@ -46,7 +65,9 @@ describe('diagnostics with the database unreachable', () => {
       query: (sql: string) =>
         sql === 'SELECT 1' ? Promise.resolve([{}]) : Promise.reject(new Error('syntax error')),
     } as unknown as DataSource;
-    const health = new SystemHealthService(broken, authFailures, config, new MetricsService());
+    const { events, workflows } = owners(broken);
+    const answeringAudit = { countSince: () => Promise.resolve(0) } as unknown as AuthFailuresService;
+    const health = new SystemHealthService(broken, events, workflows, answeringAudit, config);
     await expect(health.figures()).rejects.toThrow('syntax error');
   });
 });

@@ -2,11 +2,18 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { KeepAliveAgents, postBytes } from '../../common/http-post';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
-import { SERVICE_VERSION } from '../../version';
-import { STRATEGY_WORKFLOW } from './agents';
+import { SERVICE_VERSION } from '../../domain/version';
+import { STRATEGY_WORKFLOW } from '../../domain/opal';
 import { OpalTargetService } from './opal-target.service';
-import { classifyOpalStatus, parseRetryAfterMs } from './retry-policy';
-import type { AttemptOutcome } from './retry-policy';
+import { OpalConfigurationService } from './opal-configuration.service';
+import { classifyOpalStatus, parseRetryAfterMs, retryDelayMs, shouldRetry } from './retry-policy';
+import type { AttemptOutcome, BackoffPolicy } from './retry-policy';
+import {
+  buildTriggerPayload,
+  newSpanId,
+  type TriggerPayload,
+  type TriggerPayloadInput,
+} from './trigger-payload';
 
 export interface OpalAttemptRequest {
   syncId: string;
@@ -34,7 +41,13 @@ export interface OpalAttemptResult {
 
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-/** One call to OPAL's strategy_workflow webhook (contract section 4). Retrying is the dispatcher's job. */
+/** What follows a call: OPAL accepted; retry after a delay; or give up (refused for good, or out of attempts). */
+export type NextStep = { kind: 'accepted' } | { kind: 'retry'; retryInMs: number } | { kind: 'give_up' };
+
+/**
+ * The call to OPAL's strategy_workflow webhook (contract section 4): the request to store for a workflow, one
+ * call, and what to do after it (retry classification and backoff). Making the retries is the dispatcher's job.
+ */
 @Injectable()
 export class OpalClientService implements OnApplicationShutdown {
   private readonly logger = new Logger('OpalClient');
@@ -43,8 +56,38 @@ export class OpalClientService implements OnApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly target: OpalTargetService,
+    private readonly opalConfig: OpalConfigurationService,
     private readonly metrics: MetricsService,
   ) {}
+
+  /** The backoff of OPAL_RETRY_BASE_DELAY_MS, OPAL_RETRY_MAX_DELAY_MS and OPAL_MAX_ATTEMPTS. */
+  get policy(): BackoffPolicy {
+    return {
+      baseDelayMs: this.config.opal.retryBaseDelayMs,
+      maxDelayMs: this.config.opal.retryMaxDelayMs,
+      maxAttempts: this.config.opal.maxAttempts,
+    };
+  }
+
+  /**
+   * The body of a workflow's trigger, built once (it is stored, and every call sends it unchanged), with a new
+   * span id, the callback URL and the workspace id of the configuration.
+   */
+  buildRequest(input: Omit<TriggerPayloadInput, 'spanId' | 'callbackUrl' | 'workspaceId'>): TriggerPayload {
+    return buildTriggerPayload({
+      ...input,
+      spanId: newSpanId(),
+      callbackUrl: this.opalConfig.callbackUrl(),
+      workspaceId: this.config.opal.workspaceId,
+    });
+  }
+
+  /** After call number `attempt` (1-based): accepted, retry (full-jitter backoff, Retry-After honoured), or give up. */
+  nextStep(attempt: number, result: Pick<OpalAttemptResult, 'outcome' | 'retryAfterMs'>): NextStep {
+    if (result.outcome === 'accepted') return { kind: 'accepted' };
+    if (!shouldRetry(attempt, result.outcome, this.policy)) return { kind: 'give_up' };
+    return { kind: 'retry', retryInMs: retryDelayMs(attempt, this.policy, result.retryAfterMs) };
+  }
 
   /** After every module's destroy hook, so attempts still in flight during shutdown finish first. */
   onApplicationShutdown(): void {

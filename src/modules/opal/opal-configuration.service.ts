@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
+import { WEBHOOK_PATH } from '../../domain/routes';
 import { looksLikePlaceholder } from '../../config/settings';
 import { maskSecret } from '../../common/redact';
 
@@ -108,6 +109,6 @@ export class OpalConfigurationService {
   }
 
   callbackUrl(): string {
-    return `${this.config.baseUrl}/api/webhooks/opal-workflow`;
+    return `${this.config.baseUrl}${WEBHOOK_PATH}`;
   }
 }

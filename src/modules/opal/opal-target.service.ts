@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
+import { WEBHOOK_PATH } from '../../domain/routes';
 import { OpalSimulator } from './simulator/opal-simulator';
 
 /**
@@ -35,7 +36,7 @@ export class OpalTargetService implements OnModuleInit, OnModuleDestroy {
     const simulator = new OpalSimulator({
       authKey: this.config.opal.authKey,
       webhookSecret: this.config.webhook.secrets[0],
-      callbackUrl: `${this.config.baseUrl}/api/webhooks/opal-workflow`,
+      callbackUrl: `${this.config.baseUrl}${WEBHOOK_PATH}`,
       agentDelayMs: this.config.simulator.agentDelayMs,
       failAgents: this.config.simulator.failAgents,
       triggerFailures: this.config.simulator.triggerFailures,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { SCOPE_DETAILS, STRATEGY_WORKFLOW } from './agents';
-import type { SyncScope } from './agents';
+import { SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../../domain/opal';
+import type { SyncScope } from '../../domain/opal';
 
 /** What the service asks OPAL to run (contract section 4). Everything the caller chose, nothing it may not. */
 export interface TriggerPayloadInput {

@@ -1,4 +1,4 @@
-import type { AgentId } from '../opal/agents';
+import type { AgentId } from '../../domain/opal';
 
 /** A stored event of the workflow, in receive order. */
 export interface ReplayEvent {

@@ -7,15 +7,15 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { OperatorAuth } from '../../common/policy';
+import { OperatorAuth } from '../../policy/policy';
 import { CurrentActor, type AuditActor } from '../../common/audit-actor';
 import { ReplayRequestDto } from './dto/replay-request.dto';
 import { ReplayResponseDto } from './dto/replay-response.dto';
 import { ReplayService } from './replay.service';
-import { ThrottleGroup } from '../../common/throttling';
+import { ThrottleGroup } from '../../policy/throttling';
 
 @ApiTags('replay')
-@Controller('api/orchestrations/replay')
+@Controller('orchestrations/replay')
 export class ReplayController {
   constructor(private readonly replayService: ReplayService) {}
 

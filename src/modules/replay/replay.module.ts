@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { WorkflowsModule } from '../workflows/workflows.module';
 import { ReplayController } from './replay.controller';
 import { ReplayService } from './replay.service';
 
-/** Event replay: rebuilds a workflow's state from its stored events. */
+/** Event replay: rebuilds a workflow's state from its stored events through the workflows' write path. */
 @Module({
-  imports: [WorkflowsModule],
+  imports: [WorkflowsModule, WebhooksModule],
   controllers: [ReplayController],
   providers: [ReplayService],
 })

@@ -1,29 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { AppError } from '../../common/app-error';
 import { AuditService } from '../../audit/audit.service';
 import { newCorrelationId } from '../../common/request-context';
-import { OPAL_AGENTS, isAgentId, type AgentId } from '../opal/agents';
-import { foldEvents, type StateEvent, type WorkflowState } from '../workflows/workflow-state';
-import { WorkflowStateService, type WorkflowRow } from '../workflows/workflow-state.service';
+import { OPAL_AGENTS, isAgentId, type AgentId } from '../../domain/opal';
+import { WebhookEventsService, type WorkflowEventRow } from '../webhooks/webhook-events.service';
+import { WorkflowStateService, type WorkflowState } from '../workflows/workflow-state.service';
 import { WorkflowsService } from '../workflows/workflows.service';
 import type { ReplayRequestDto } from './dto/replay-request.dto';
 import type { ReplayResponseDto } from './dto/replay-response.dto';
 import { planReplay, type ReplayEvent } from './replay-plan';
 
-interface EventRow {
-  id: string;
-  event_type: string;
-  agent_id: string | null;
-  status: string;
-  occurred_at: Date;
-  received_at: Date;
-  error_message: string | null;
-  processing_status: ReplayEvent['processingStatus'];
-}
-
 interface StoredEvent extends ReplayEvent {
-  row: EventRow;
+  row: WorkflowEventRow;
 }
 
 export interface ReplayActor {
@@ -34,17 +22,17 @@ export interface ReplayActor {
 }
 
 /**
- * Rebuilds a workflow's state from its stored events with the same state machine as live processing. Never calls
- * OPAL and never creates events; a dry run writes nothing (only the audit record).
+ * Rebuilds a workflow's state from its stored events with the same state machine and write path as live
+ * processing. Never calls OPAL and never creates events; a dry run writes nothing (only the audit record).
  */
 @Injectable()
 export class ReplayService {
   private readonly logger = new Logger('Replay');
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly workflows: WorkflowsService,
     private readonly workflowState: WorkflowStateService,
+    private readonly events: WebhookEventsService,
     private readonly audit: AuditService,
   ) {}
 
@@ -61,23 +49,26 @@ export class ReplayService {
     const forceReprocess = body.replay_options?.force_reprocess ?? false;
 
     // The workflow row lock is what live processing takes too, so no event is applied to it meanwhile; a dry
-    // run reads under the same lock (and rolls back) so that it sees what a real run would see.
-    const outcome = await this.dataSource.transaction(async (manager) => {
+    // run reads under the same lock (and writes nothing) so that it sees what a real run would see.
+    const outcome = await this.workflowState.transaction(async (tx) => {
       // Live processing claims event rows before it locks their workflow; a replay that writes takes them in the
       // same order, or it could hold the workflow while a processor holding its events waits for it (deadlock).
       // Events stored after this point are not in the replay: they stay pending and are processed afterwards.
-      const events = await this.eventsOf(manager, workflow, { lock: !dryRun });
-      const loaded = await this.workflowState.loadState(manager, workflow.id, { lock: true });
-      if (!loaded) throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
-      const plan = planReplay(events, { fromOffset, agentFilter, forceReprocess });
-      const state = foldEvents(
-        this.workflowState.initialStateFor(loaded.workflow),
-        this.stateEvents(loaded.workflow, plan.effective as StoredEvent[]),
-      );
-      if (!dryRun) {
-        await this.workflowState.saveState(manager, workflow.id, loaded.state, state);
-        await this.markProcessed(manager, [...plan.selectedIds], workflow.id);
+      const events = await this.eventsOf(tx.manager, workflow, { lock: !dryRun });
+      if (!(await tx.load([workflow.id], { lock: true })).has(workflow.id)) {
+        throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
       }
+      const plan = planReplay(events, { fromOffset, agentFilter, forceReprocess });
+      const effective = (plan.effective as StoredEvent[]).map(({ row }) => ({
+        eventType: row.event_type,
+        agentId: row.agent_id,
+        status: row.status,
+        occurredAt: row.occurred_at,
+        errorMessage: row.error_message,
+        receivedAt: row.received_at,
+      }));
+      const state = tx.rebuild(workflow.id, effective, { write: !dryRun });
+      if (!dryRun) await this.events.markReplayed(tx.manager, [...plan.selectedIds], workflow.id);
       return { plan, state };
     });
 
@@ -127,23 +118,10 @@ export class ReplayService {
     return response;
   }
 
-  /** The workflow's events in receive order: linked to it, or not linked yet but naming it. */
   private async eventsOf(
-    manager: EntityManager,
-    workflow: Pick<WorkflowRow, 'id' | 'opalWorkflowId' | 'correlationId'>,
-    options: { lock: boolean },
+    ...args: Parameters<WebhookEventsService['eventsOfWorkflow']>
   ): Promise<StoredEvent[]> {
-    const refs = [workflow.id, workflow.opalWorkflowId, workflow.correlationId].filter(
-      (ref): ref is string => ref !== null,
-    );
-    const rows: EventRow[] = await manager.query(
-      `SELECT id, event_type, agent_id, status, occurred_at, received_at, error_message, processing_status
-         FROM webhook_events
-        WHERE sync_id = $1
-           OR (sync_id IS NULL AND (workflow_ref = ANY($2::text[]) OR correlation_id = ANY($2::text[])))
-        ORDER BY sequence ${options.lock ? 'FOR UPDATE' : ''}`,
-      [workflow.id, refs],
-    );
+    const rows = await this.events.eventsOfWorkflow(...args);
     return rows.map((row) => ({
       id: row.id,
       eventType: row.event_type,
@@ -151,45 +129,6 @@ export class ReplayService {
       processingStatus: row.processing_status,
       row,
     }));
-  }
-
-  /**
-   * The state-machine events to fold. A workflow the timeout sweep closed has no event for that: the timeout is
-   * put back where it happened (before the first event received after it), so replay does not reopen it.
-   */
-  private stateEvents(workflow: WorkflowRow, events: StoredEvent[]): StateEvent[] {
-    const out: StateEvent[] = [];
-    const timedOutAt = workflow.status === 'timed_out' ? workflow.completedAt : null;
-    let timeoutPlaced = timedOutAt === null;
-    for (const event of events) {
-      if (!timeoutPlaced && event.row.received_at.getTime() > timedOutAt!.getTime()) {
-        out.push({ type: 'timeout', occurredAt: timedOutAt! });
-        timeoutPlaced = true;
-      }
-      out.push(
-        this.workflowState.stateEventOf({
-          eventType: event.row.event_type,
-          agentId: event.row.agent_id,
-          status: event.row.status,
-          occurredAt: event.row.occurred_at,
-          errorMessage: event.row.error_message,
-        }),
-      );
-    }
-    if (!timeoutPlaced) out.push({ type: 'timeout', occurredAt: timedOutAt! });
-    return out;
-  }
-
-  /** Replay is not live processing: processing_time_ms keeps what the processor measured (if anything). */
-  private async markProcessed(manager: EntityManager, ids: string[], syncId: string): Promise<void> {
-    if (ids.length === 0) return;
-    await manager.query(
-      `UPDATE webhook_events
-          SET processing_status = 'processed', sync_id = $2, processed_at = statement_timestamp(),
-              processing_error = NULL
-        WHERE id = ANY($1::uuid[])`,
-      [ids, syncId],
-    );
   }
 }
 

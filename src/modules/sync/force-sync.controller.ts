@@ -13,8 +13,8 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { CallerScope } from '../../common/operator-auth.guard';
-import { OperatorAuth } from '../../common/policy';
+import { CallerScope } from '../../policy/operator-auth.guard';
+import { OperatorAuth } from '../../policy/policy';
 import { WorkflowListResponseDto, WorkflowResponseDto } from '../workflows/dto/workflow-response.dto';
 import { WorkflowsService } from '../workflows/workflows.service';
 import { ForceSyncRequestDto } from './dto/force-sync-request.dto';
@@ -23,7 +23,7 @@ import { ListSyncsQueryDto } from './dto/list-syncs-query.dto';
 import { SyncConfigurationResponseDto } from './dto/sync-configuration.dto';
 import { ForceSyncService } from './force-sync.service';
 import { writeAnswer } from './write-answer';
-import { ThrottleGroup } from '../../common/throttling';
+import { ThrottleGroup } from '../../policy/throttling';
 
 export const IDEMPOTENCY_KEY_HEADER_DOC = {
   name: 'Idempotency-Key',
@@ -38,7 +38,7 @@ export const IDEMPOTENCY_KEY_HEADER_DOC = {
 };
 
 @ApiTags('force-sync')
-@Controller('api/opal')
+@Controller('opal')
 export class ForceSyncController {
   constructor(
     private readonly sync: ForceSyncService,

@@ -1,15 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { AppError } from '../../common/app-error';
 import { newCorrelationId, RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../../metrics/metrics.service';
-import { OPAL_AGENTS, SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../opal/agents';
-import type { SyncScope } from '../opal/agents';
+import { OPAL_AGENTS, SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../../domain/opal';
+import { apiPath, syncStatusPath } from '../../domain/routes';
+import type { SyncScope } from '../../domain/opal';
+import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
-import { buildTriggerPayload, newSpanId } from '../opal/trigger-payload';
-import { WorkflowsService } from '../workflows/workflows.service';
+import { WorkflowStateService, type TriggerClaim } from '../workflows/workflow-state.service';
 import type { ForceSyncRequestDto } from './dto/force-sync-request.dto';
 import type { ForceSyncResponseDto } from './dto/force-sync-response.dto';
 import type {
@@ -73,10 +73,10 @@ export class ForceSyncService {
   private readonly logger = new Logger('ForceSync');
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly opalConfig: OpalConfigurationService,
-    private readonly workflows: WorkflowsService,
+    private readonly opal: OpalClientService,
+    private readonly workflowState: WorkflowStateService,
     private readonly dispatcher: TriggerDispatcherService,
     private readonly idempotency: IdempotencyService,
     private readonly metrics: MetricsService,
@@ -149,7 +149,7 @@ export class ForceSyncService {
         session_id: dto.session_id,
         correlation_id: launched.correlationId,
         status: launched.outcome,
-        status_url: `/api/opal/sync/${launched.syncId}`,
+        status_url: syncStatusPath(launched.syncId),
         message: accepted
           ? `${STRATEGY_WORKFLOW} triggered: OPAL accepted the request`
           : `${STRATEGY_WORKFLOW} queued: OPAL has not accepted yet; the service retries in the background`,
@@ -168,7 +168,7 @@ export class ForceSyncService {
     const report: SyncConfigurationResponseDto = {
       workflow_security: workflowSecurity(),
       configuration,
-      endpoint: '/api/opal/sync',
+      endpoint: apiPath('opal/sync'),
       method: 'POST',
       parameters: FORCE_SYNC_PARAMETERS,
     };
@@ -190,7 +190,7 @@ export class ForceSyncService {
   describeTrigger(): OrchestrationTriggerInfoDto {
     const configuration = this.opalConfig.report();
     return {
-      endpoint: '/api/orchestrations/trigger',
+      endpoint: apiPath('orchestrations/trigger'),
       method: 'POST',
       allowed_workflow: STRATEGY_WORKFLOW,
       blocked_workflows: workflowSecurity().blocked_workflows,
@@ -218,10 +218,9 @@ export class ForceSyncService {
     const context = RequestContext.current();
     if (context) context.workflowCorrelationId = correlationId;
     const createdAt = new Date();
-    const payload = buildTriggerPayload({
+    const payload = this.opal.buildRequest({
       syncId,
       correlationId,
-      spanId: newSpanId(),
       clientName: spec.clientName,
       industry: spec.industry,
       recipients: spec.recipients,
@@ -229,39 +228,15 @@ export class ForceSyncService {
       includeRagUpdate: spec.includeRagUpdate,
       triggeredBy: spec.triggeredBy,
       forceSync: spec.source === 'force_sync',
-      callbackUrl: this.opalConfig.callbackUrl(),
-      workspaceId: this.config.opal.workspaceId,
       triggerTimestamp: createdAt,
       sessionId: spec.sessionId,
       engineForm: spec.engineForm,
       clientMetadata: spec.clientMetadata,
     });
 
-    await this.dataSource.transaction(async (manager) => {
-      if (spec.source === 'force_sync') {
-        // Serialises concurrent force syncs of one scope and client across every instance on this database.
-        await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
-          `${spec.syncScope}|${spec.clientName}`,
-        ]);
-        if (!spec.allowConcurrent) {
-          const active: { id: string }[] = await manager.query(
-            `SELECT id FROM workflows
-              WHERE sync_scope = $1 AND client_name = $2 AND status IN ('pending', 'triggered', 'running')
-                AND created_at > now() - ($3::int * interval '1 minute')
-              ORDER BY created_at DESC LIMIT 1`,
-            [spec.syncScope, spec.clientName, this.config.workflowTimeoutMinutes],
-          );
-          if (active[0]) {
-            this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'already_active' });
-            throw new AppError(
-              'SYNC_ALREADY_ACTIVE',
-              'A sync with the same scope and client is still active; set allow_concurrent to start another',
-              [{ sync_id: active[0].id }],
-            );
-          }
-        }
-      }
-      await this.workflows.createWorkflow(manager, {
+    let firstCall: TriggerClaim;
+    try {
+      firstCall = await this.workflowState.create({
         id: syncId,
         correlationId,
         source: spec.source,
@@ -270,9 +245,16 @@ export class ForceSyncService {
         triggeredBy: spec.triggeredBy,
         sessionId: spec.sessionId,
         outboundPayload: payload as unknown as Record<string, unknown>,
-        leaseMs: this.dispatcher.initialLeaseMs,
+        firstAttemptLeaseMs: this.dispatcher.initialLeaseMs,
+        singleFlightMinutes:
+          spec.source === 'force_sync' && !spec.allowConcurrent ? this.config.workflowTimeoutMinutes : null,
       });
-    });
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'SYNC_ALREADY_ACTIVE') {
+        this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'already_active' });
+      }
+      throw error;
+    }
     this.logger.log({ msg: 'Workflow created', sync_id: syncId, source: spec.source, scope: spec.syncScope });
 
     const elapsed = performance.now() - started;
@@ -281,15 +263,9 @@ export class ForceSyncService {
       Math.min(this.config.opal.timeoutMs, this.config.opal.forceSyncResponseBudgetMs - elapsed),
     );
     // The attempt's record stores the response time (what is left after it is only building the answer).
-    const dispatched = await this.dispatcher.attemptNow(syncId, Math.floor(timeoutMs), started);
-    if (!dispatched) {
-      await this.dataSource.query(`UPDATE workflows SET response_time_ms = $2 WHERE id = $1`, [
-        syncId,
-        Math.round(performance.now() - started),
-      ]);
-    }
-    const state = dispatched?.state ?? (await this.currentState(syncId));
-    const externalDurationMs = dispatched?.attempt.durationMs ?? 0;
+    const dispatched = await this.dispatcher.attemptNow(firstCall, Math.floor(timeoutMs), started);
+    const { state } = dispatched;
+    const externalDurationMs = dispatched.attempt.durationMs;
 
     if (state.status === 'trigger_failed') {
       this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'rejected' });
@@ -304,19 +280,6 @@ export class ForceSyncService {
     const outcome = state.status === 'pending' ? 'retry_scheduled' : 'accepted';
     this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome });
     return { syncId, correlationId, createdAt, state, externalDurationMs, outcome };
-  }
-
-  private async currentState(syncId: string): Promise<DispatchState> {
-    const workflow = await this.workflows.findById(syncId);
-    if (!workflow) throw new Error(`workflow ${syncId} vanished after creation`);
-    return {
-      status: workflow.status,
-      attempts: workflow.triggerAttempts,
-      opalWorkflowId: workflow.opalWorkflowId,
-      nextAttemptAt: workflow.nextAttemptAt,
-      lastStatusCode: workflow.lastStatusCode,
-      lastError: workflow.lastError,
-    };
   }
 
   private forceSyncAnswer(
@@ -334,7 +297,7 @@ export class ForceSyncService {
       message: accepted
         ? `Force sync started: OPAL accepted ${STRATEGY_WORKFLOW}`
         : 'Force sync queued: OPAL has not accepted the trigger yet; the service retries in the background',
-      status_url: `/api/opal/sync/${launched.syncId}`,
+      status_url: syncStatusPath(launched.syncId),
       sync_details: {
         scope: spec.syncScope,
         platforms_included: [...scope.platforms],

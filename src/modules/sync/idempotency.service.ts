@@ -19,6 +19,7 @@ export interface IdempotentAnswer<T> extends RouteAnswer<T> {
 
 const KEY_PATTERN = /^[\x20-\x7e]{1,200}$/;
 const RETENTION_HOURS = 24;
+const DELETE_BATCH_SIZE = 5000;
 /** A reservation left in flight this long belongs to a request that died (crash); the key may be taken again. */
 const STALE_IN_FLIGHT_SECONDS = 120;
 /**
@@ -165,11 +166,26 @@ export class IdempotencyService {
     );
   }
 
-  /** Drops keys past their 24 h; run periodically on one instance. */
-  async deleteExpired(): Promise<number> {
-    const [, affected]: [unknown[], number] = await this.dataSource.query(
-      `DELETE FROM idempotency_keys WHERE expires_at <= now()`,
-    );
-    return affected;
+  /**
+   * Drops keys past their 24 h (or, with `dryRun`, counts them), in batches so that a large backlog never holds
+   * one long lock. Run hourly by the scheduler and by the retention cleanup.
+   */
+  async deleteExpired(dryRun = false): Promise<number> {
+    if (dryRun) {
+      const rows: { n: number }[] = await this.dataSource.query(
+        `SELECT count(*)::int AS n FROM idempotency_keys WHERE expires_at <= now()`,
+      );
+      return rows[0]?.n ?? 0;
+    }
+    let total = 0;
+    for (;;) {
+      const [, affected]: [unknown[], number] = await this.dataSource.query(
+        `DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+           SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT $1))`,
+        [DELETE_BATCH_SIZE],
+      );
+      total += affected;
+      if (affected < DELETE_BATCH_SIZE) return total;
+    }
   }
 }

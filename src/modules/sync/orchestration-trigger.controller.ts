@@ -11,8 +11,8 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { CallerScope } from '../../common/operator-auth.guard';
-import { OperatorAuth } from '../../common/policy';
+import { CallerScope } from '../../policy/operator-auth.guard';
+import { OperatorAuth } from '../../policy/policy';
 import {
   OrchestrationTriggerInfoDto,
   OrchestrationTriggerRequestDto,
@@ -21,10 +21,10 @@ import {
 import { IDEMPOTENCY_KEY_HEADER_DOC } from './force-sync.controller';
 import { ForceSyncService } from './force-sync.service';
 import { writeAnswer } from './write-answer';
-import { ThrottleGroup } from '../../common/throttling';
+import { ThrottleGroup } from '../../policy/throttling';
 
 @ApiTags('orchestrations')
-@Controller('api/orchestrations')
+@Controller('orchestrations')
 export class OrchestrationTriggerController {
   constructor(private readonly sync: ForceSyncService) {}
 

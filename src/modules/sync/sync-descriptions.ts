@@ -1,4 +1,4 @@
-import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW, SYNC_SCOPES } from '../opal/agents';
+import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW, SYNC_SCOPES } from '../../domain/opal';
 import type { ParameterDescriptionDto, WorkflowSecurityDto } from './dto/sync-configuration.dto';
 
 /** Defaults of the force sync and trigger bodies (contract sections 3 and 6). */

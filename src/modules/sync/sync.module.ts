@@ -1,17 +1,25 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { OpalModule } from '../opal/opal.module';
 import { WorkflowsModule } from '../workflows/workflows.module';
 import { ForceSyncController } from './force-sync.controller';
 import { ForceSyncService } from './force-sync.service';
+import { IdempotencyRecordEntity } from './idempotency-record.entity';
 import { IdempotencyService } from './idempotency.service';
 import { OrchestrationTriggerController } from './orchestration-trigger.controller';
 import { TriggerDispatcherService } from './trigger-dispatcher.service';
 
-/** Force sync, orchestration trigger and the durable delivery of triggers to OPAL. */
+/** The table this module owns. */
+export const SYNC_ENTITIES = [IdempotencyRecordEntity];
+
+/**
+ * Force sync, orchestration trigger and the durable delivery of triggers to OPAL (through the workflows' write
+ * path). Owns `idempotency_keys`.
+ */
 @Module({
-  imports: [OpalModule, WorkflowsModule],
+  imports: [TypeOrmModule.forFeature(SYNC_ENTITIES), OpalModule, WorkflowsModule],
   controllers: [ForceSyncController, OrchestrationTriggerController],
   providers: [ForceSyncService, IdempotencyService, TriggerDispatcherService],
-  exports: [TriggerDispatcherService],
+  exports: [TriggerDispatcherService, IdempotencyService],
 })
 export class SyncModule {}

@@ -1,14 +1,13 @@
 import { Check, Column, Entity, PrimaryColumn } from 'typeorm';
+import { oneOf } from '../../database/check';
+import { REJECTION_REASONS } from '../../domain/events';
 
 /**
  * Rejected deliveries, aggregated per minute, reason and client address. An unauthenticated flood adds at most
  * one row per minute per reason and address (the count grows instead), and no body is ever kept.
  */
 @Entity({ name: 'rejected_deliveries' })
-@Check(
-  'chk_rejected_deliveries_reason',
-  `"reason" IN ('signature_invalid','body_invalid','payload_too_large','unsupported_media_type','workflow_not_allowed','duplicate')`,
-)
+@Check('chk_rejected_deliveries_reason', oneOf('reason', REJECTION_REASONS))
 export class RejectedDeliveryEntity {
   @PrimaryColumn({ name: 'bucket', type: 'timestamptz' })
   bucket: Date;

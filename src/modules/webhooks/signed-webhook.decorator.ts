@@ -1,7 +1,7 @@
 import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
 import { ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { ROUTE_POLICY, type RoutePolicy } from '../../common/policy';
+import { ROUTE_POLICY, type RoutePolicy } from '../../policy/policy';
 import { WebhookSignatureGuard } from './webhook-signature.guard';
 
 /** The Swagger security scheme of `X-OSA-Signature` (declared in openapi.ts). */

@@ -1,24 +1,25 @@
 import { Check, Column, Entity, ForeignKey, Generated, Index, PrimaryColumn } from 'typeorm';
-import { WorkflowEntity } from '../workflows/workflow.entity';
+import { oneOf } from '../../database/check';
+import {
+  EVENT_STATUSES,
+  EVENT_TYPES,
+  EXECUTION_STATUSES,
+  PROCESSING_STATUSES,
+  type ProcessingStatus,
+} from '../../domain/events';
 
 /**
  * One signed callback from OPAL, stored before it is acknowledged. `sequence` is the global receive order
  * (cursor for diagnostics, order for processing and replay); `idempotency_key` makes duplicates impossible.
  */
 @Entity({ name: 'webhook_events' })
-@Check(
-  'chk_webhook_events_type',
-  `"event_type" IN ('workflow_started','agent_started','agent_completed','workflow_completed','workflow_failed')`,
-)
-@Check('chk_webhook_events_status', `"status" IN ('success','failed','pending')`)
+@Check('chk_webhook_events_type', oneOf('event_type', EVENT_TYPES))
+@Check('chk_webhook_events_status', oneOf('status', EVENT_STATUSES))
 @Check(
   'chk_webhook_events_execution_status',
-  `"execution_status" IS NULL OR "execution_status" IN ('success','failure','pending','timeout')`,
+  oneOf('execution_status', EXECUTION_STATUSES, { nullable: true }),
 )
-@Check(
-  'chk_webhook_events_processing_status',
-  `"processing_status" IN ('pending','processed','unmatched','failed')`,
-)
+@Check('chk_webhook_events_processing_status', oneOf('processing_status', PROCESSING_STATUSES))
 @Index('uq_webhook_events_sequence', ['sequence'], { unique: true })
 @Index('uq_webhook_events_idempotency_key', ['idempotencyKey'], { unique: true })
 @Index('idx_webhook_events_processing', ['sequence'], { where: `"processing_status" = 'pending'` })
@@ -59,7 +60,8 @@ export class WebhookEventEntity {
   workflowName: string | null;
 
   @Column({ name: 'sync_id', type: 'uuid', nullable: true })
-  @ForeignKey(() => WorkflowEntity, 'id', { onDelete: 'SET NULL', name: 'fk_webhook_events_workflow' })
+  // By table name: the workflows table belongs to the workflows module, whose entity is not imported here.
+  @ForeignKey('workflows', 'id', { onDelete: 'SET NULL', name: 'fk_webhook_events_workflow' })
   syncId: string | null;
 
   @Column({ name: 'agent_id', type: 'text', nullable: true })
@@ -84,7 +86,7 @@ export class WebhookEventEntity {
   receivedAt: Date;
 
   @Column({ name: 'processing_status', type: 'text', default: 'pending' })
-  processingStatus: string;
+  processingStatus: ProcessingStatus;
 
   @Column({ name: 'processed_at', type: 'timestamptz', nullable: true })
   processedAt: Date | null;

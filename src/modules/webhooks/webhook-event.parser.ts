@@ -15,11 +15,15 @@ import {
 import { AppError, type ErrorDetail } from '../../common/app-error';
 import { canonicalJson, sha256Hex } from '../../common/canonical-json';
 import { storableTimeMs } from '../../common/validation';
-import { OPAL_AGENTS, STRATEGY_WORKFLOW, isAgentId, type AgentId } from '../opal/agents';
-import type { EventType } from '../workflows/workflow-state';
+import { OPAL_AGENTS, STRATEGY_WORKFLOW, isAgentId, type AgentId } from '../../domain/opal';
 import { WebhookEventDto } from './dto/webhook-event.dto';
-import { EXECUTION_STATUSES, isExecutionStatus, normalizeEventType } from './event-type';
-import type { EventStatus, ExecutionStatus } from './event-type';
+import { isExecutionStatus, normalizeEventType } from '../../domain/event-type';
+import {
+  EXECUTION_STATUSES,
+  type EventStatus,
+  type EventType,
+  type ExecutionStatus,
+} from '../../domain/events';
 
 /** A validated callback, normalised into the columns of `webhook_events`. */
 export interface ParsedWebhookEvent {

@@ -1,13 +1,15 @@
 import { Catch, Injectable, Logger, type ArgumentsHost } from '@nestjs/common';
 import { AllExceptionsFilter } from '../../common/all-exceptions.filter';
 import { AppError, type ErrorCode } from '../../common/app-error';
+import type { RejectionReason } from '../../domain/events';
 import { MetricsService } from '../../metrics/metrics.service';
-import { RejectedDeliveriesService, type RejectionReason } from './rejected-deliveries.service';
+import { WebhookEventsRepository } from './webhook-events.repository';
 import type { WebhookRequest } from './webhook-signature.guard';
 
 /**
- * The receiver's error filter: a delivery refused for its signature or its body is counted and recorded
- * (bounded, no body) before the usual error body is sent. Everything else answers as everywhere else.
+ * The receiver's error filter: a delivery refused for its signature or its body (too large included: the
+ * signature guard reads it) is counted and recorded (bounded, no body) before the usual error body is sent.
+ * Everything else answers as everywhere else.
  */
 @Catch()
 @Injectable()
@@ -15,7 +17,7 @@ export class WebhookRejectionFilter extends AllExceptionsFilter {
   private readonly rejectionLogger = new Logger('WebhookReceiver');
 
   constructor(
-    private readonly rejected: RejectedDeliveriesService,
+    private readonly events: WebhookEventsRepository,
     private readonly metrics: MetricsService,
   ) {
     super();
@@ -26,8 +28,8 @@ export class WebhookRejectionFilter extends AllExceptionsFilter {
     if (reason === null) return super.catch(exception, host);
     const req = host.switchToHttp().getRequest<WebhookRequest>();
     this.metrics.webhookEvents.inc({ result: 'rejected', reason });
-    void this.rejected
-      .record(reason, req.ip, detailOf(exception, req))
+    void this.events
+      .recordRejection(reason, req.ip, detailOf(exception, req))
       .catch((error: unknown) =>
         this.rejectionLogger.error({ msg: 'Could not record a rejected delivery', reason, error }),
       )

@@ -10,7 +10,7 @@ import {
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
-import { Public } from '../../common/policy';
+import { Public } from '../../policy/policy';
 import { WebhookAcceptedDto } from './dto/webhook-accepted.dto';
 import { WebhookEventDto } from './dto/webhook-event.dto';
 import { WebhookReceiverStatusDto } from './dto/webhook-receiver-status.dto';
@@ -18,10 +18,11 @@ import { SignedWebhook } from './signed-webhook.decorator';
 import { WebhookEventPipe, type ParsedWebhookEvent } from './webhook-event.parser';
 import { WebhookRejectionFilter } from './webhook-rejection.filter';
 import { WebhooksService } from './webhooks.service';
-import { ThrottleGroup } from '../../common/throttling';
+import { ThrottleGroup } from '../../policy/throttling';
+import { WEBHOOK_ROUTE } from '../../domain/routes';
 
 @ApiTags('webhooks')
-@Controller('api/webhooks/opal-workflow')
+@Controller(WEBHOOK_ROUTE)
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 

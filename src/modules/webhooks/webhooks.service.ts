@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AppError } from '../../common/app-error';
 import { GroupCommitter, type ItemOutcome } from '../../common/group-commit';
 import { RequestContext } from '../../common/request-context';
@@ -9,39 +8,22 @@ import { MetricsService } from '../../metrics/metrics.service';
 import type { WebhookAcceptedDto } from './dto/webhook-accepted.dto';
 import type { WebhookReceiverStatusDto } from './dto/webhook-receiver-status.dto';
 import { EventProcessorService } from './event-processor.service';
+import { signatureFailureRate } from './webhook-events.service';
+import { WebhookEventsRepository, type NewEventRow } from './webhook-events.repository';
 import type { ParsedWebhookEvent } from './webhook-event.parser';
 
 /** Above this share of failed signatures (percent, last hour) the receiver reports itself unhealthy. */
 const UNHEALTHY_SIGNATURE_FAILURE_PERCENT = 50;
 /** Above this share of events whose processing failed (percent, last hour) the receiver is unhealthy. */
 const UNHEALTHY_PROCESSING_FAILURE_PERCENT = 50;
-/** An event still unprocessed after this long means processing is stuck or behind. */
-const STALE_PENDING_SECONDS = 60;
 
 /** Most events written in one INSERT, and most payload bytes (a payload may be up to 1 MiB). */
 const INSERT_BATCH_MAX_EVENTS = 64;
 const INSERT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
 
-interface PendingInsert {
-  id: string;
-  event: ParsedWebhookEvent;
-  payloadJson: string;
-}
-
 /** null: a duplicate of a stored event. */
 interface StoredEvent {
   sequence: string;
-}
-
-interface ActivityRow {
-  events_24h: number;
-  failed_24h: number;
-  rejected_24h: number;
-  last_event_at: Date | null;
-  events_1h: number;
-  failed_1h: number;
-  signature_failures_1h: number;
-  stale_pending: number;
 }
 
 /** Stores signed callbacks (idempotently, before answering) and reports on the receiver. */
@@ -49,10 +31,10 @@ interface ActivityRow {
 export class WebhooksService {
   private readonly logger = new Logger('WebhookReceiver');
 
-  private readonly inserts: GroupCommitter<PendingInsert, StoredEvent | null>;
+  private readonly inserts: GroupCommitter<NewEventRow, StoredEvent | null>;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repo: WebhookEventsRepository,
     private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly processor: EventProcessorService,
@@ -81,17 +63,14 @@ export class WebhooksService {
     const stored = await this.inserts.submit({ id, event, payloadJson: JSON.stringify(event.payload) });
     if (stored === null) {
       this.metrics.webhookEvents.inc({ result: 'duplicate' });
-      const existing: { id: string }[] = await this.dataSource.query(
-        `SELECT id FROM webhook_events WHERE idempotency_key = $1`,
-        [event.idempotencyKey],
-      );
+      const storedId = await this.repo.idOfKey(event.idempotencyKey);
       this.logger.log({
         msg: 'Duplicate webhook event',
         event_type: event.eventType,
-        stored_event_id: existing[0]?.id ?? null,
+        stored_event_id: storedId,
       });
       throw new AppError('WEBHOOK_DUPLICATE_EVENT', 'This event was already received', [
-        { event_id: existing[0]?.id ?? null },
+        { event_id: storedId },
       ]);
     }
     this.metrics.webhookEvents.inc({ result: 'accepted' });
@@ -117,9 +96,9 @@ export class WebhooksService {
    * event with a key is inserted and the later ones are duplicates. If the statement fails, each event is
    * written on its own, so one unstorable event (e.g. text PostgreSQL refuses) fails alone.
    */
-  private async insertBatch(items: readonly PendingInsert[]): Promise<ItemOutcome<StoredEvent | null>[]> {
+  private async insertBatch(items: readonly NewEventRow[]): Promise<ItemOutcome<StoredEvent | null>[]> {
     const firstWithKey = new Map<string, number>();
-    const unique: PendingInsert[] = [];
+    const unique: NewEventRow[] = [];
     items.forEach((item, index) => {
       if (!firstWithKey.has(item.event.idempotencyKey)) {
         firstWithKey.set(item.event.idempotencyKey, index);
@@ -128,7 +107,7 @@ export class WebhooksService {
     });
     let sequences: Map<string, string>;
     try {
-      sequences = await this.insertRows(unique);
+      sequences = await this.repo.insert(unique);
     } catch (error) {
       if (items.length === 1) return [{ ok: false, error }];
       return Promise.all(items.map(async (item) => (await this.insertBatch([item]))[0]));
@@ -140,84 +119,23 @@ export class WebhooksService {
     });
   }
 
-  /**
-   * One INSERT … SELECT FROM unnest(…) for the rows; returns the sequence of each inserted row by id. The
-   * payloads travel as one JSON array (their JSON texts joined) rather than a jsonb[] parameter, whose elements
-   * the driver would have to escape character by character.
-   */
-  private async insertRows(items: readonly PendingInsert[]): Promise<Map<string, string>> {
-    const column = <V>(pick: (event: ParsedWebhookEvent) => V): V[] => items.map((item) => pick(item.event));
-    const rows: { id: string; sequence: string }[] = await this.dataSource.query(
-      `INSERT INTO webhook_events (id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
-                                   workflow_name, sync_id, agent_id, execution_status, status, correlation_id,
-                                   error_message, occurred_at, received_at, processing_status, payload)
-       SELECT v.id, v.idempotency_key, v.source_event_id, v.event_type, v.raw_event_type, v.workflow_ref,
-              v.workflow_name, NULL, v.agent_id, v.execution_status, v.status, v.correlation_id, v.error_message,
-              COALESCE(v.occurred_at, now()), now(), 'pending', p.payload
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
-              WITH ORDINALITY AS v(id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
-                                   workflow_name, agent_id, execution_status, status, correlation_id,
-                                   error_message, occurred_at, ord)
-         JOIN jsonb_array_elements($14::jsonb) WITH ORDINALITY AS p(payload, ord) ON p.ord = v.ord
-        ORDER BY v.ord
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id, sequence`,
-      [
-        items.map((item) => item.id),
-        column((e) => e.idempotencyKey),
-        column((e) => e.sourceEventId),
-        column((e) => e.eventType),
-        column((e) => e.rawEventType),
-        column((e) => e.workflowRef),
-        column((e) => e.workflowName),
-        column((e) => e.agentId),
-        column((e) => e.executionStatus),
-        column((e) => e.status),
-        column((e) => e.correlationId),
-        column((e) => e.errorMessage),
-        column((e) => e.occurredAt),
-        `[${items.map((item) => item.payloadJson).join(',')}]`,
-      ],
-    );
-    return new Map(rows.map((row) => [row.id, row.sequence]));
-  }
-
-  /** Counts only (no event content), computed in one query. */
+  /** Counts only (no event content): the delivery figures of the last hour and the counts of the last day. */
   async receiverStatus(): Promise<WebhookReceiverStatusDto> {
-    const [row]: ActivityRow[] = await this.dataSource.query(
-      `SELECT
-         (SELECT count(*)::int FROM webhook_events WHERE received_at > now() - interval '24 hours') AS events_24h,
-         (SELECT count(*)::int FROM webhook_events
-           WHERE received_at > now() - interval '24 hours' AND processing_status = 'failed') AS failed_24h,
-         (SELECT coalesce(sum(count), 0)::int FROM rejected_deliveries
-           WHERE bucket > now() - interval '24 hours') AS rejected_24h,
-         (SELECT max(received_at) FROM webhook_events) AS last_event_at,
-         (SELECT count(*)::int FROM webhook_events WHERE received_at > now() - interval '1 hour') AS events_1h,
-         (SELECT count(*)::int FROM webhook_events
-           WHERE received_at > now() - interval '1 hour' AND processing_status = 'failed') AS failed_1h,
-         (SELECT coalesce(sum(count), 0)::int FROM rejected_deliveries
-           WHERE bucket > now() - interval '1 hour' AND reason = 'signature_invalid') AS signature_failures_1h,
-         (SELECT count(*)::int FROM webhook_events
-           WHERE processing_status = 'pending' AND received_at < now() - ($1::int * interval '1 second'))
-           AS stale_pending`,
-      [STALE_PENDING_SECONDS],
-    );
-    const signatureAttempts = row.signature_failures_1h + row.events_1h;
-    const signatureFailureRate =
-      signatureAttempts === 0 ? 0 : round2((100 * row.signature_failures_1h) / signatureAttempts);
-    const processingFailureRate = row.events_1h === 0 ? 0 : (100 * row.failed_1h) / row.events_1h;
+    const [hour, day] = await Promise.all([this.repo.deliveryFigures(), this.repo.dayFigures()]);
+    const signatureRate = signatureFailureRate(hour);
+    const processingFailureRate =
+      hour.eventsLastHour === 0 ? 0 : (100 * hour.processingFailedLastHour) / hour.eventsLastHour;
 
     let status: WebhookReceiverStatusDto['status'] = 'healthy';
     if (
-      signatureFailureRate >= UNHEALTHY_SIGNATURE_FAILURE_PERCENT ||
+      signatureRate >= UNHEALTHY_SIGNATURE_FAILURE_PERCENT ||
       processingFailureRate >= UNHEALTHY_PROCESSING_FAILURE_PERCENT
     ) {
       status = 'unhealthy';
     } else if (
-      signatureFailureRate > this.config.alerts.signatureFailureRatePercent ||
-      row.failed_1h > 0 ||
-      row.stale_pending > 0
+      signatureRate > this.config.alerts.signatureFailureRatePercent ||
+      hour.processingFailedLastHour > 0 ||
+      hour.stalePending > 0
     ) {
       status = 'degraded';
     }
@@ -229,16 +147,12 @@ export class WebhooksService {
         tolerance_seconds: this.config.webhook.toleranceSeconds,
       },
       recent_activity: {
-        events_24h: row.events_24h,
-        failed_24h: row.failed_24h,
-        rejected_24h: row.rejected_24h,
-        last_event_at: row.last_event_at ? new Date(row.last_event_at).toISOString() : null,
-        signature_failure_rate_1h: signatureFailureRate,
+        events_24h: day.events,
+        failed_24h: day.failed,
+        rejected_24h: day.rejected,
+        last_event_at: hour.lastWebhookAt ? new Date(hour.lastWebhookAt).toISOString() : null,
+        signature_failure_rate_1h: signatureRate,
       },
     };
   }
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }

@@ -1,13 +1,13 @@
 import { Check, Column, Entity, ForeignKey, PrimaryColumn } from 'typeorm';
+import { oneOf } from '../../database/check';
+import { OPAL_AGENTS } from '../../domain/opal';
+import { AGENT_STATUSES } from '../../domain/workflow';
 import { WorkflowEntity } from './workflow.entity';
 
 /** The state of one of the nine agents within one workflow. */
 @Entity({ name: 'agent_runs' })
-@Check('chk_agent_runs_status', `"status" IN ('pending','running','completed','failed','timed_out')`)
-@Check(
-  'chk_agent_runs_agent',
-  `"agent_id" IN ('integration_health','content_review','geo_audit','audience_suggester','experiment_blueprinter','personalization_idea_generator','customer_journey','roadmap_generator','cmp_organizer')`,
-)
+@Check('chk_agent_runs_status', oneOf('status', AGENT_STATUSES))
+@Check('chk_agent_runs_agent', oneOf('agent_id', OPAL_AGENTS))
 export class AgentRunEntity {
   @PrimaryColumn({ name: 'workflow_id', type: 'uuid' })
   @ForeignKey(() => WorkflowEntity, 'id', { onDelete: 'CASCADE', name: 'fk_agent_runs_workflow' })

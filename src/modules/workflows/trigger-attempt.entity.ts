@@ -1,9 +1,11 @@
 import { Check, Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { oneOf } from '../../database/check';
+import { TRIGGER_OUTCOMES, type TriggerOutcome } from '../../domain/workflow';
 import { WorkflowEntity } from './workflow.entity';
 
 /** One call to OPAL for a workflow: its answer (or error) and how long it took. */
 @Entity({ name: 'trigger_attempts' })
-@Check('chk_trigger_attempts_outcome', `"outcome" IN ('accepted','retryable','rejected')`)
+@Check('chk_trigger_attempts_outcome', oneOf('outcome', TRIGGER_OUTCOMES))
 @Index('uq_trigger_attempts_workflow_attempt', ['workflowId', 'attempt'], { unique: true })
 export class TriggerAttemptEntity {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
@@ -26,7 +28,7 @@ export class TriggerAttemptEntity {
   statusCode: number | null;
 
   @Column({ type: 'text' })
-  outcome: 'accepted' | 'retryable' | 'rejected';
+  outcome: TriggerOutcome;
 
   @Column({ type: 'text', nullable: true })
   error: string | null;

@@ -1,24 +1,22 @@
-import { OPAL_AGENTS } from '../opal/agents';
-import type { AgentId } from '../opal/agents';
+import { EVENT_TYPES, type EventType } from '../../domain/events';
+import { OPAL_AGENTS, type AgentId } from '../../domain/opal';
 import {
   AGENT_STATUSES,
-  EVENT_TYPES,
   TERMINAL_WORKFLOW_STATUSES,
   WORKFLOW_STATUSES,
+  isTerminalWorkflowStatus,
+  type AgentStatus,
+  type WorkflowStatus,
+} from '../../domain/workflow';
+import {
   applyEvent,
+  callbackEventOf,
   foldEvents,
   initialWorkflowState,
-  isTerminalWorkflowStatus,
   progressOf,
+  stateBeforeCallbacks,
 } from './workflow-state';
-import type {
-  AgentState,
-  AgentStatus,
-  EventType,
-  StateEvent,
-  WorkflowState,
-  WorkflowStatus,
-} from './workflow-state';
+import type { AgentState, CallbackStateEvent, StateEvent, WorkflowState } from './workflow-state';
 
 const BASE = Date.parse('2025-01-01T00:00:00.000Z');
 const t = (seconds: number): Date => new Date(BASE + seconds * 1000);
@@ -32,10 +30,10 @@ function ev(
   agentId: AgentId | null = null,
   outcome: 'success' | 'failed' | null = null,
   error?: string | null,
-): StateEvent {
+): CallbackStateEvent {
   return { type, agentId, outcome, occurredAt: t(at), error };
 }
-const started = (at: number): StateEvent => ev('workflow_started', at);
+const started = (at: number): CallbackStateEvent => ev('workflow_started', at);
 const agentStarted = (agentId: AgentId, at: number): StateEvent => ev('agent_started', at, agentId);
 const agentOk = (agentId: AgentId, at: number): StateEvent => ev('agent_completed', at, agentId, 'success');
 const agentFailed = (agentId: AgentId, at: number, error?: string | null): StateEvent =>
@@ -714,7 +712,7 @@ describe('out-of-order delivery gives the in-order result', () => {
     ];
     const partial = foldEvents(initialWorkflowState(), events);
     expect(partial.status).toBe('partially_completed');
-    expect(progressOf(partial)).toEqual({
+    expect(progressOf(partial.agents)).toEqual({
       agents_total: 9,
       agents_completed: 8,
       agents_failed: 1,
@@ -735,7 +733,7 @@ describe('out-of-order delivery gives the in-order result', () => {
 
 describe('progressOf', () => {
   it('is zero for a new workflow', () => {
-    expect(progressOf(initialWorkflowState())).toEqual({
+    expect(progressOf(initialWorkflowState().agents)).toEqual({
       agents_total: 9,
       agents_completed: 0,
       agents_failed: 0,
@@ -751,7 +749,12 @@ describe('progressOf', () => {
       audience_suggester: agent('timed_out', 1, 2),
       experiment_blueprinter: agent('running', 1),
     });
-    expect(progressOf(s)).toEqual({ agents_total: 9, agents_completed: 2, agents_failed: 2, percent: 44 });
+    expect(progressOf(s.agents)).toEqual({
+      agents_total: 9,
+      agents_completed: 2,
+      agents_failed: 2,
+      percent: 44,
+    });
   });
 
   it.each<[number, number]>([
@@ -767,6 +770,192 @@ describe('progressOf', () => {
   ])('%i of 9 finished → %i %%', (n, percent) => {
     const agents: Partial<Record<AgentId, AgentState>> = {};
     OPAL_AGENTS.slice(0, n).forEach((id) => (agents[id] = agent('completed', 1, 2)));
-    expect(progressOf(stateWith('running', agents)).percent).toBe(percent);
+    expect(progressOf(stateWith('running', agents).agents).percent).toBe(percent);
+  });
+});
+
+describe('applyEvent — the trigger (delivery to OPAL)', () => {
+  const pending = (attempts: number, nextAttemptAt: number | null = null): WorkflowState => {
+    const s = initialWorkflowState('pending');
+    return {
+      ...s,
+      trigger: { ...s.trigger, attempts, nextAttemptAt: nextAttemptAt === null ? null : t(nextAttemptAt) },
+    };
+  };
+
+  it('claims the next attempt of a pending workflow, holding it until the lease ends', () => {
+    const { state, changed } = applyEvent(pending(1, 5), {
+      type: 'trigger_claimed',
+      attempt: 2,
+      leaseUntil: t(20),
+    });
+    expect(changed).toBe(true);
+    expect(state.trigger).toEqual({
+      attempts: 2,
+      nextAttemptAt: t(20),
+      lastStatusCode: null,
+      lastError: null,
+    });
+    expect(state.status).toBe('pending');
+  });
+
+  it.each<[string, WorkflowState, number]>([
+    ['an attempt that is not the next one', pending(1), 3],
+    ['an attempt already claimed', pending(2), 2],
+    ['a workflow OPAL accepted', { ...pending(1), status: 'triggered' }, 2],
+    ['a workflow given up', { ...pending(1), status: 'trigger_failed' }, 2],
+  ])('does not claim %s', (_name, before, attempt) => {
+    expect(applyEvent(before, { type: 'trigger_claimed', attempt, leaseUntil: t(20) })).toEqual({
+      state: before,
+      changed: false,
+    });
+  });
+
+  it('accepted: pending → triggered, triggeredAt kept once, delivery done', () => {
+    const before = {
+      ...pending(2, 30),
+      trigger: { attempts: 2, nextAttemptAt: t(30), lastStatusCode: 503, lastError: 'x' },
+    };
+    const accepted = applyEvent(before, {
+      type: 'trigger_accepted',
+      attempt: 2,
+      occurredAt: t(10),
+      statusCode: 202,
+    });
+    expect(accepted.state).toMatchObject({
+      status: 'triggered',
+      triggeredAt: t(10),
+      trigger: { attempts: 2, nextAttemptAt: null, lastStatusCode: 202, lastError: null },
+    });
+    const again = applyEvent(accepted.state, {
+      type: 'trigger_accepted',
+      attempt: 2,
+      occurredAt: t(50),
+      statusCode: 202,
+    });
+    expect(again.changed).toBe(false);
+  });
+
+  it('accepted after the callbacks moved the workflow on: the status stays, the acceptance is recorded', () => {
+    const running = applyEvent(pending(1), started(5)).state;
+    expect(running.status).toBe('running');
+    const { state } = applyEvent(running, {
+      type: 'trigger_accepted',
+      attempt: 1,
+      occurredAt: t(6),
+      statusCode: 200,
+    });
+    expect(state.status).toBe('running');
+    expect(state.triggeredAt).toEqual(t(6));
+  });
+
+  it('accepted never revives a workflow that was given up', () => {
+    const failed = { ...pending(3), status: 'trigger_failed' as const, completedAt: t(9) };
+    expect(
+      applyEvent(failed, { type: 'trigger_accepted', attempt: 3, occurredAt: t(10), statusCode: 200 })
+        .changed,
+    ).toBe(false);
+  });
+
+  it('retry scheduled: the current attempt sets the next due time and the error', () => {
+    const event = {
+      type: 'trigger_retry_scheduled' as const,
+      attempt: 2,
+      occurredAt: t(10),
+      statusCode: 503,
+      error: 'OPAL answered HTTP 503',
+      nextAttemptAt: t(14),
+    };
+    expect(applyEvent(pending(2, 20), event).state.trigger).toEqual({
+      attempts: 2,
+      nextAttemptAt: t(14),
+      lastStatusCode: 503,
+      lastError: 'OPAL answered HTTP 503',
+    });
+    // A call that lost its claim (another instance took the trigger over) changes nothing.
+    expect(applyEvent(pending(3, 20), event).changed).toBe(false);
+  });
+
+  it('rejected: the current attempt gives up (trigger_failed with completedAt); nothing moves it after', () => {
+    const event = {
+      type: 'trigger_rejected' as const,
+      attempt: 1,
+      occurredAt: t(10),
+      statusCode: 401,
+      error: 'OPAL answered HTTP 401',
+    };
+    const { state } = applyEvent(pending(1, 20), event);
+    expect(state).toMatchObject({
+      status: 'trigger_failed',
+      completedAt: t(10),
+      trigger: { attempts: 1, nextAttemptAt: null, lastStatusCode: 401, lastError: 'OPAL answered HTTP 401' },
+    });
+    expect(applyEvent(pending(2, 20), event).changed).toBe(false);
+    for (const later of [started(11), timeout(12), completed(13)])
+      expect(applyEvent(state, later).changed).toBe(false);
+  });
+});
+
+describe('stateBeforeCallbacks (the base replay folds onto)', () => {
+  const base = (status: WorkflowStatus, triggeredAt: number | null) => ({
+    ...stateWith(status, { [A]: agent('completed', 1, 2) }, 1, status === 'pending' ? null : 3),
+    triggeredAt: triggeredAt === null ? null : t(triggeredAt),
+    trigger: { attempts: 2, nextAttemptAt: null, lastStatusCode: 200, lastError: null },
+  });
+
+  it.each<[WorkflowStatus, number | null, WorkflowStatus]>([
+    ['trigger_failed', null, 'trigger_failed'],
+    ['pending', null, 'pending'],
+    ['pending', 1, 'triggered'],
+    ['triggered', 1, 'triggered'],
+    ['running', 1, 'triggered'],
+    ['completed', 1, 'triggered'],
+    ['running', null, 'triggered'],
+  ])('a %s workflow (triggered at %p) starts as %s, its delivery kept', (status, triggeredAt, want) => {
+    const state = stateBeforeCallbacks(base(status, triggeredAt));
+    expect(state.status).toBe(want);
+    expect(state.startedAt).toBeNull();
+    expect(state.completedAt).toEqual(want === 'trigger_failed' ? t(3) : null);
+    expect(state.trigger).toEqual({ attempts: 2, nextAttemptAt: null, lastStatusCode: 200, lastError: null });
+    for (const id of OPAL_AGENTS) expect(state.agents[id].status).toBe('pending');
+  });
+});
+
+describe('callbackEventOf', () => {
+  const at = t(1);
+  it('reads the outcome of agent_completed from the stored status and drops an unknown agent id', () => {
+    expect(
+      callbackEventOf({
+        eventType: 'agent_completed',
+        agentId: 'geo_audit',
+        status: 'failed',
+        occurredAt: at,
+        errorMessage: 'boom',
+      }),
+    ).toEqual({
+      type: 'agent_completed',
+      agentId: 'geo_audit',
+      outcome: 'failed',
+      occurredAt: at,
+      error: 'boom',
+    });
+    expect(
+      callbackEventOf({
+        eventType: 'agent_completed',
+        agentId: 'geo_audit',
+        status: 'success',
+        occurredAt: at,
+        errorMessage: null,
+      }),
+    ).toMatchObject({ outcome: 'success' });
+    expect(
+      callbackEventOf({
+        eventType: 'agent_started',
+        agentId: 'nobody',
+        status: 'pending',
+        occurredAt: at,
+        errorMessage: null,
+      }),
+    ).toEqual({ type: 'agent_started', agentId: null, outcome: null, occurredAt: at, error: null });
   });
 });

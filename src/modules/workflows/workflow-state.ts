@@ -1,14 +1,27 @@
-import { OPAL_AGENTS, isAgentId } from '../opal/agents';
-import type { AgentId } from '../opal/agents';
+import type { EventType } from '../../domain/events';
+import { OPAL_AGENTS, isAgentId, type AgentId } from '../../domain/opal';
+import { isTerminalWorkflowStatus, type AgentStatus, type WorkflowStatus } from '../../domain/workflow';
 
 /**
- * The workflow and agent state machine, as a pure function of the stored events.
+ * The workflow and agent state machine: every change of a workflow's state is a pure function of its current
+ * state and one event, computed here and stored by the one write path (`WorkflowStateService`).
  *
- * Webhook processing, the timeout sweep and replay all go through `applyEvent`, so the live state and a
- * rebuilt one cannot drift apart. OPAL's callbacks may arrive late, twice or out of order, so every rule is
- * written to be idempotent and to give the same final state whatever the order of arrival.
+ * Trigger delivery, webhook processing, the timeout sweep and replay all go through `applyEvent`, so the live
+ * state and a rebuilt one cannot drift apart. OPAL's callbacks may arrive late, twice or out of order, so every
+ * rule is written to be idempotent and to give the same final state whatever the order of arrival.
  *
- * Rules:
+ * Trigger rules (the delivery of the trigger to OPAL; `attempt` is the 1-based number of a call):
+ * - `trigger_claimed`: a pending workflow whose next call is `attempt` (= attempts + 1) records it and holds
+ *   the row until `leaseUntil` (nextAttemptAt doubles as the lease of the call in flight). Otherwise unchanged.
+ * - `trigger_accepted`: OPAL took it. pending → triggered; triggeredAt keeps its first value; the delivery is
+ *   done (nextAttemptAt null, last error cleared, last status code kept). A workflow already moved on by its
+ *   callbacks keeps its status. A `trigger_failed` workflow stays as it is: it was given up.
+ * - `trigger_retry_scheduled`: the call failed and will be retried at `nextAttemptAt`; only for a pending
+ *   workflow whose current attempt is `attempt` (a call that lost its claim changes nothing).
+ * - `trigger_rejected`: given up (refused for good, or out of attempts); pending → trigger_failed with
+ *   completedAt; same guard as above.
+ *
+ * Callback rules:
  * - `workflow_started`: workflow pending|triggered → running (startedAt = occurredAt). Otherwise the status is
  *   unchanged.
  * - `agent_started` (agentId required): agent pending → running (agent startedAt). Workflow pending|triggered →
@@ -42,38 +55,6 @@ import type { AgentId } from '../opal/agents';
  * never mutated, and when nothing changed the very same state object is returned.
  */
 
-export const WORKFLOW_STATUSES = [
-  'pending',
-  'triggered',
-  'running',
-  'completed',
-  'partially_completed',
-  'failed',
-  'timed_out',
-  'trigger_failed',
-] as const;
-export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
-
-export const TERMINAL_WORKFLOW_STATUSES: readonly WorkflowStatus[] = [
-  'completed',
-  'partially_completed',
-  'failed',
-  'timed_out',
-  'trigger_failed',
-];
-
-export const AGENT_STATUSES = ['pending', 'running', 'completed', 'failed', 'timed_out'] as const;
-export type AgentStatus = (typeof AGENT_STATUSES)[number];
-
-export const EVENT_TYPES = [
-  'workflow_started',
-  'agent_started',
-  'agent_completed',
-  'workflow_completed',
-  'workflow_failed',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
 export interface AgentState {
   status: AgentStatus;
   startedAt: Date | null;
@@ -81,22 +62,77 @@ export interface AgentState {
   error: string | null;
 }
 
+/** The delivery of the trigger to OPAL. */
+export interface TriggerState {
+  /** Calls made (or in flight) so far. */
+  attempts: number;
+  /** While pending: when the next call is due, or until when the call in flight holds the row. */
+  nextAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+}
+
 export interface WorkflowState {
   status: WorkflowStatus;
+  /** When OPAL accepted the trigger. */
+  triggeredAt: Date | null;
   startedAt: Date | null;
   completedAt: Date | null;
+  trigger: TriggerState;
   agents: Record<AgentId, AgentState>;
 }
 
-export type StateEvent =
+/** One of OPAL's callbacks, as the state machine reads it. */
+export interface CallbackStateEvent {
+  type: EventType;
+  agentId: AgentId | null;
+  outcome: 'success' | 'failed' | null;
+  occurredAt: Date;
+  error?: string | null;
+}
+
+export type TriggerStateEvent =
+  | { type: 'trigger_claimed'; attempt: number; leaseUntil: Date }
+  | { type: 'trigger_accepted'; attempt: number; occurredAt: Date; statusCode: number | null }
   | {
-      type: EventType;
-      agentId: AgentId | null;
-      outcome: 'success' | 'failed' | null;
+      type: 'trigger_retry_scheduled';
+      attempt: number;
       occurredAt: Date;
-      error?: string | null;
+      statusCode: number | null;
+      error: string | null;
+      nextAttemptAt: Date;
     }
-  | { type: 'timeout'; occurredAt: Date };
+  | {
+      type: 'trigger_rejected';
+      attempt: number;
+      occurredAt: Date;
+      statusCode: number | null;
+      error: string | null;
+    };
+
+export type StateEvent = CallbackStateEvent | TriggerStateEvent | { type: 'timeout'; occurredAt: Date };
+
+/** A stored callback (the `webhook_events` columns the state machine needs). */
+export interface StoredCallback {
+  eventType: string;
+  agentId: string | null;
+  /** The event's diagnostics status: `failed` marks an unsuccessful `agent_completed`. */
+  status: string;
+  occurredAt: Date;
+  errorMessage: string | null;
+}
+
+/** The state-machine event of a stored callback (the outcome is kept as the event's `status`). */
+export function callbackEventOf(event: StoredCallback): CallbackStateEvent {
+  const type = event.eventType as EventType;
+  return {
+    type,
+    agentId: isAgentId(event.agentId) ? event.agentId : null,
+    outcome: type === 'agent_completed' ? (event.status === 'failed' ? 'failed' : 'success') : null,
+    occurredAt: event.occurredAt,
+    error: event.errorMessage,
+  };
+}
 
 const DEFAULT_AGENT_ERROR = 'agent failed';
 
@@ -105,11 +141,33 @@ export function initialWorkflowState(status: WorkflowStatus = 'triggered'): Work
   for (const agentId of OPAL_AGENTS) {
     agents[agentId] = { status: 'pending', startedAt: null, completedAt: null, error: null };
   }
-  return { status, startedAt: null, completedAt: null, agents };
+  return {
+    status,
+    triggeredAt: null,
+    startedAt: null,
+    completedAt: null,
+    trigger: { attempts: 0, nextAttemptAt: null, lastStatusCode: null, lastError: null },
+    agents,
+  };
 }
 
-export function isTerminalWorkflowStatus(s: WorkflowStatus): boolean {
-  return TERMINAL_WORKFLOW_STATUSES.includes(s);
+/**
+ * The state a workflow had before any of OPAL's callbacks, from what is stored of it now: its trigger's
+ * delivery is kept (replay never calls OPAL), its callbacks' effects are not. `trigger_failed` when OPAL refused
+ * it, `triggered` once OPAL accepted it (or once its events prove it did), `pending` while the trigger is still
+ * being attempted. Replay folds the stored callbacks onto this.
+ */
+export function stateBeforeCallbacks(current: WorkflowState): WorkflowState {
+  let status: WorkflowStatus = 'triggered';
+  if (current.status === 'trigger_failed') status = 'trigger_failed';
+  else if (current.triggeredAt === null && current.status === 'pending') status = 'pending';
+  const base = initialWorkflowState(status);
+  return {
+    ...base,
+    triggeredAt: current.triggeredAt,
+    completedAt: status === 'trigger_failed' ? current.completedAt : null,
+    trigger: { ...current.trigger },
+  };
 }
 
 export function applyEvent(
@@ -127,16 +185,21 @@ export function foldEvents(initial: WorkflowState, events: readonly StateEvent[]
   return state;
 }
 
-export function progressOf(state: WorkflowState): {
+/** Finished agents out of nine, from each agent's status (an agent without one counts as pending). */
+export function progressOf(agents: ReadonlyMap<string, AgentStatus> | WorkflowState['agents']): {
   agents_total: 9;
   agents_completed: number;
   agents_failed: number;
   percent: number;
 } {
+  const statusOf = (agentId: AgentId): AgentStatus | undefined =>
+    agents instanceof Map
+      ? (agents as ReadonlyMap<string, AgentStatus>).get(agentId)
+      : (agents as WorkflowState['agents'])[agentId]?.status;
   let completed = 0;
   let failed = 0;
   for (const agentId of OPAL_AGENTS) {
-    const status = state.agents[agentId]?.status;
+    const status = statusOf(agentId);
     if (status === 'completed') completed++;
     // A timed-out agent did not deliver either; counting it here keeps completed + failed = finished agents.
     else if (status === 'failed' || status === 'timed_out') failed++;
@@ -151,10 +214,47 @@ export function progressOf(state: WorkflowState): {
 
 function transition(state: WorkflowState, event: StateEvent): WorkflowState {
   if (state.status === 'trigger_failed') return state;
+  if (event.type === 'trigger_claimed') return onTriggerClaimed(state, event.attempt, event.leaseUntil);
   const at = event.occurredAt;
   if (!(at instanceof Date) || Number.isNaN(at.getTime())) return state;
 
   switch (event.type) {
+    case 'trigger_accepted':
+      return {
+        ...state,
+        status: state.status === 'pending' ? 'triggered' : state.status,
+        triggeredAt: state.triggeredAt ?? copy(at),
+        trigger: {
+          attempts: Math.max(state.trigger.attempts, event.attempt),
+          nextAttemptAt: null,
+          lastStatusCode: event.statusCode,
+          lastError: null,
+        },
+      };
+    case 'trigger_retry_scheduled':
+      if (!isCurrentAttempt(state, event.attempt)) return state;
+      return {
+        ...state,
+        trigger: {
+          ...state.trigger,
+          nextAttemptAt: copy(event.nextAttemptAt),
+          lastStatusCode: event.statusCode,
+          lastError: event.error,
+        },
+      };
+    case 'trigger_rejected':
+      if (!isCurrentAttempt(state, event.attempt)) return state;
+      return {
+        ...state,
+        status: 'trigger_failed',
+        completedAt: copy(at),
+        trigger: {
+          ...state.trigger,
+          nextAttemptAt: null,
+          lastStatusCode: event.statusCode,
+          lastError: event.error,
+        },
+      };
     case 'timeout':
       return onTimeout(state, at);
     case 'workflow_started':
@@ -188,6 +288,17 @@ function transition(state: WorkflowState, event: StateEvent): WorkflowState {
       // An event type this version does not know changes nothing rather than guessing.
       return state;
   }
+}
+
+function onTriggerClaimed(state: WorkflowState, attempt: number, leaseUntil: Date): WorkflowState {
+  if (state.status !== 'pending' || attempt !== state.trigger.attempts + 1) return state;
+  if (!(leaseUntil instanceof Date) || Number.isNaN(leaseUntil.getTime())) return state;
+  return { ...state, trigger: { ...state.trigger, attempts: attempt, nextAttemptAt: copy(leaseUntil) } };
+}
+
+/** The call being recorded is the workflow's latest claimed one, and the trigger is still being delivered. */
+function isCurrentAttempt(state: WorkflowState, attempt: number): boolean {
+  return state.status === 'pending' && state.trigger.attempts === attempt;
 }
 
 function onTimeout(state: WorkflowState, at: Date): WorkflowState {
@@ -281,7 +392,8 @@ function sameDate(a: Date | null, b: Date | null): boolean {
   return a.getTime() === b.getTime();
 }
 
-function sameAgentState(a: AgentState, b: AgentState): boolean {
+export function sameAgentState(a: AgentState | undefined, b: AgentState): boolean {
+  if (!a) return false;
   return (
     a.status === b.status &&
     a.error === b.error &&
@@ -290,12 +402,30 @@ function sameAgentState(a: AgentState, b: AgentState): boolean {
   );
 }
 
-function sameWorkflowState(a: WorkflowState, b: WorkflowState): boolean {
-  if (a === b) return true;
+function sameTrigger(a: TriggerState, b: TriggerState): boolean {
+  return (
+    a.attempts === b.attempts &&
+    a.lastStatusCode === b.lastStatusCode &&
+    a.lastError === b.lastError &&
+    sameDate(a.nextAttemptAt, b.nextAttemptAt)
+  );
+}
+
+/** True when the workflow-level fields (not the agents) are equal. */
+export function sameWorkflowFields(a: WorkflowState, b: WorkflowState): boolean {
   return (
     a.status === b.status &&
+    sameDate(a.triggeredAt, b.triggeredAt) &&
     sameDate(a.startedAt, b.startedAt) &&
     sameDate(a.completedAt, b.completedAt) &&
+    sameTrigger(a.trigger, b.trigger)
+  );
+}
+
+export function sameWorkflowState(a: WorkflowState, b: WorkflowState): boolean {
+  if (a === b) return true;
+  return (
+    sameWorkflowFields(a, b) &&
     OPAL_AGENTS.every((agentId) => sameAgentState(a.agents[agentId], b.agents[agentId]))
   );
 }

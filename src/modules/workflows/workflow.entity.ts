@@ -1,21 +1,23 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { oneOf } from '../../database/check';
+import { STRATEGY_WORKFLOW, SYNC_SCOPES } from '../../domain/opal';
+import {
+  ACTIVE_WORKFLOW_STATUSES,
+  WORKFLOW_SOURCES,
+  WORKFLOW_STATUSES,
+  type WorkflowSource,
+} from '../../domain/workflow';
 
 /** One request to run OPAL's strategy_workflow (a sync run). `id` is the sync_id. */
 @Entity({ name: 'workflows' })
-@Check(
-  'chk_workflows_status',
-  `"status" IN ('pending','triggered','running','completed','partially_completed','failed','timed_out','trigger_failed')`,
-)
-@Check('chk_workflows_source', `"source" IN ('force_sync','orchestration_trigger')`)
-@Check('chk_workflows_name', `"workflow_name" = 'strategy_workflow'`)
-@Check(
-  'chk_workflows_scope',
-  `"sync_scope" IS NULL OR "sync_scope" IN ('priority_platforms','all_platforms','odp_only','content_platforms')`,
-)
+@Check('chk_workflows_status', oneOf('status', WORKFLOW_STATUSES))
+@Check('chk_workflows_source', oneOf('source', WORKFLOW_SOURCES))
+@Check('chk_workflows_name', `"workflow_name" = '${STRATEGY_WORKFLOW}'`)
+@Check('chk_workflows_scope', oneOf('sync_scope', SYNC_SCOPES, { nullable: true }))
 @Index('idx_workflows_created', ['createdAt'])
 @Index('idx_workflows_status_created', ['status', 'createdAt'])
 @Index('idx_workflows_active_key', ['syncScope', 'clientName', 'createdAt'], {
-  where: `"status" IN ('pending','triggered','running')`,
+  where: oneOf('status', ACTIVE_WORKFLOW_STATUSES),
 })
 @Index('idx_workflows_due', ['nextAttemptAt'], { where: `"status" = 'pending'` })
 @Index('uq_workflows_opal_workflow_id', ['opalWorkflowId'], {
@@ -39,10 +41,14 @@ export class WorkflowEntity {
   workflowName: string;
 
   @Column({ type: 'text' })
-  source: 'force_sync' | 'orchestration_trigger';
+  source: WorkflowSource;
 
   @Column({ type: 'text' })
   status: string;
+
+  /** Grows by one with every stored change of the workflow or its agents (written by the one write path). */
+  @Column({ type: 'int', default: 1 })
+  version: number;
 
   @Column({ name: 'sync_scope', type: 'text', nullable: true })
   syncScope: string | null;

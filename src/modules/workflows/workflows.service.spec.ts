@@ -2,7 +2,10 @@ import type { Repository } from 'typeorm';
 import type { AgentRunEntity } from './agent-run.entity';
 import type { TriggerAttemptEntity } from './trigger-attempt.entity';
 import type { WorkflowEntity } from './workflow.entity';
-import { decodeCursor, encodeCursor, isUuid, WorkflowsService } from './workflows.service';
+import { isUuid } from '../../domain/ids';
+import type { AppConfig } from '../../config/app-config';
+import type { WorkflowsRepository } from './workflows.repository';
+import { decodeCursor, encodeCursor, WorkflowsService } from './workflows.service';
 
 const ID = '0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11';
 
@@ -15,6 +18,7 @@ function workflow(overrides: Partial<WorkflowEntity> = {}): WorkflowEntity {
     workflowName: 'strategy_workflow',
     source: 'force_sync',
     status: 'running',
+    version: 7,
     syncScope: 'priority_platforms',
     clientName: 'ACME Corp',
     triggeredBy: 'force_sync',
@@ -49,6 +53,8 @@ const service = new WorkflowsService(
   null as unknown as Repository<WorkflowEntity>,
   null as unknown as Repository<AgentRunEntity>,
   null as unknown as Repository<TriggerAttemptEntity>,
+  null as unknown as WorkflowsRepository,
+  {} as AppConfig,
 );
 
 describe('WorkflowsService.toWorkflowResponse', () => {
@@ -82,6 +88,7 @@ describe('WorkflowsService.toWorkflowResponse', () => {
     const res = service.toWorkflowResponse(workflow(), agents, attempts);
     expect(res).toMatchObject({
       sync_id: ID,
+      version: 7,
       correlation_id: 'force-sync-1732800000000-k3j9x2a1',
       opal_workflow_id: 'opal-wf-1',
       workflow_name: 'strategy_workflow',

@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, type EntityManager, type Repository } from 'typeorm';
 import { AppError } from '../../common/app-error';
-import { OPAL_AGENTS, isAgentId } from '../opal/agents';
-import type { SyncScope } from '../opal/agents';
+import { AppConfig } from '../../config/app-config';
+import { isUuid } from '../../domain/ids';
+import { OPAL_AGENTS } from '../../domain/opal';
 import { AgentRunEntity } from './agent-run.entity';
 import type {
   AgentRunResponseDto,
@@ -14,21 +15,11 @@ import type {
 } from './dto/workflow-response.dto';
 import { TriggerAttemptEntity } from './trigger-attempt.entity';
 import { WorkflowEntity } from './workflow.entity';
-import { initialWorkflowState, progressOf } from './workflow-state';
-import type { AgentStatus, WorkflowState, WorkflowStatus } from './workflow-state';
+import { progressOf } from './workflow-state';
+import { WorkflowsRepository, type ForceSyncFigures, type WorkflowRef } from './workflows.repository';
 
-export interface NewWorkflow {
-  id: string;
-  correlationId: string;
-  source: 'force_sync' | 'orchestration_trigger';
-  syncScope: SyncScope | null;
-  clientName: string;
-  triggeredBy: string;
-  sessionId: string | null;
-  outboundPayload: Record<string, unknown>;
-  /** The first attempt is made by the request; the background sender leaves the row alone this long. */
-  leaseMs: number;
-}
+export type { ForceSyncFigures, WorkflowRef } from './workflows.repository';
+import type { AgentStatus, WorkflowStatus } from '../../domain/workflow';
 
 export interface WorkflowListQuery {
   status?: WorkflowStatus;
@@ -36,11 +27,47 @@ export interface WorkflowListQuery {
   before?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** No stored id is longer (the receiver and the DTOs cap references at 200 characters). */
 const MAX_REF_LENGTH = 200;
 
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
+/** A callback's references to its workflow: its `workflow_id`, and its correlation id when it carried one. */
+export interface CallbackRefs {
+  workflowRef: string;
+  correlationId: string | null;
+}
+
+/**
+ * The one answer to "which workflow does this reference mean": a sync id (a UUID, any case), else OPAL's
+ * workflow id, else a correlation id. Built from one query for any number of references.
+ */
+class RefIndex {
+  private readonly byId = new Map<string, WorkflowRef>();
+  private readonly byOpalId = new Map<string, WorkflowRef>();
+  private readonly byCorrelation = new Map<string, WorkflowRef>();
+
+  constructor(workflows: readonly WorkflowRef[]) {
+    for (const w of workflows) {
+      this.byId.set(w.id, w);
+      if (w.opalWorkflowId !== null) this.byOpalId.set(w.opalWorkflowId, w);
+      this.byCorrelation.set(w.correlationId, w);
+    }
+  }
+
+  ref(ref: string): WorkflowRef | undefined {
+    return (
+      (isUuid(ref) ? this.byId.get(ref.toLowerCase()) : undefined) ??
+      this.byOpalId.get(ref) ??
+      this.byCorrelation.get(ref)
+    );
+  }
+
+  /** A callback: its `workflow_id` as above, else its correlation id (top level or metadata) as a correlation id. */
+  callback(refs: CallbackRefs): WorkflowRef | undefined {
+    return (
+      this.ref(refs.workflowRef) ??
+      (refs.correlationId !== null ? this.byCorrelation.get(refs.correlationId) : undefined)
+    );
+  }
 }
 
 /** Keyset cursor: the row's created_at in epoch microseconds (Postgres precision) and its id. */
@@ -70,8 +97,9 @@ function durationBetween(start: Date | null, end: Date | null): number | null {
 }
 
 /**
- * Workflows (sync runs) and their nine agents: creation, lookup by any of their ids, the keyset-paginated list,
- * and the one answer shape of `GET /api/opal/sync/{sync_id}` that every module reuses.
+ * Reading workflows (sync runs) and their nine agents: lookup by any of their ids, the keyset-paginated list, the
+ * one answer shape of `GET /api/opal/sync/{sync_id}`, and the workflow figures of diagnostics, alerts and
+ * metrics. Changes go through `WorkflowStateService`.
  */
 @Injectable()
 export class WorkflowsService {
@@ -79,51 +107,47 @@ export class WorkflowsService {
     @InjectRepository(WorkflowEntity) private readonly workflows: Repository<WorkflowEntity>,
     @InjectRepository(AgentRunEntity) private readonly agentRuns: Repository<AgentRunEntity>,
     @InjectRepository(TriggerAttemptEntity) private readonly attempts: Repository<TriggerAttemptEntity>,
+    private readonly repo: WorkflowsRepository,
+    private readonly config: AppConfig,
   ) {}
 
-  /** Inserts the workflow (pending) and its nine pending agents; call inside the caller's transaction. */
-  /** The workflow and its nine pending agents, in one statement. */
-  async createWorkflow(manager: EntityManager, input: NewWorkflow): Promise<void> {
-    await manager.query(
-      `WITH workflow AS (
-         INSERT INTO workflows (id, correlation_id, session_id, source, status, sync_scope, client_name,
-                                triggered_by, outbound_payload, next_attempt_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, now() + ($9::int * interval '1 millisecond'))
-         RETURNING id)
-       INSERT INTO agent_runs (workflow_id, agent_id, status)
-       SELECT workflow.id, agent_id, 'pending' FROM workflow, unnest($10::text[]) AS agent_id`,
-      [
-        input.id,
-        input.correlationId,
-        input.sessionId,
-        input.source,
-        input.syncScope,
-        input.clientName,
-        input.triggeredBy,
-        input.outboundPayload,
-        input.leaseMs,
-        [...OPAL_AGENTS],
-      ],
-    );
-  }
-
-  findById(id: string): Promise<WorkflowEntity | null> {
-    if (!isUuid(id)) return Promise.resolve(null);
-    return this.workflows.findOneBy({ id });
-  }
-
-  /** A workflow by its sync id, OPAL's workflow id, or its correlation id (in that order). */
-  async resolve(ref: string): Promise<WorkflowEntity | null> {
-    // No stored id contains NUL, and PostgreSQL refuses it in a text parameter.
-    if (ref.length === 0 || ref.length > MAX_REF_LENGTH || ref.includes('\u0000')) return null;
-    if (isUuid(ref)) {
-      const byId = await this.workflows.findOneBy({ id: ref.toLowerCase() });
-      if (byId) return byId;
+  /** The workflows the references name (see `RefIndex`), keyed by reference; unknown ones are absent. */
+  async resolveRefs(refs: readonly string[], manager?: EntityManager): Promise<Map<string, WorkflowRef>> {
+    const usable = refs.filter((ref) => ref.length > 0 && ref.length <= MAX_REF_LENGTH);
+    const index = new RefIndex(await this.repo.findRefs(usable, manager));
+    const out = new Map<string, WorkflowRef>();
+    for (const ref of usable) {
+      const workflow = index.ref(ref);
+      if (workflow) out.set(ref, workflow);
     }
-    return (
-      (await this.workflows.findOneBy({ opalWorkflowId: ref })) ??
-      (await this.workflows.findOneBy({ correlationId: ref }))
+    return out;
+  }
+
+  /** A workflow by its sync id, OPAL's workflow id, or its correlation id. */
+  async resolve(ref: string): Promise<WorkflowRef | null> {
+    return (await this.resolveRefs([ref])).get(ref) ?? null;
+  }
+
+  /** The workflow of each callback (null when none is known yet), in one query for the whole list. */
+  async matchCallbacks(
+    callbacks: readonly CallbackRefs[],
+    manager?: EntityManager,
+  ): Promise<(WorkflowRef | null)[]> {
+    const refs = callbacks.flatMap((c) =>
+      c.correlationId === null ? [c.workflowRef] : [c.workflowRef, c.correlationId],
     );
+    const index = new RefIndex(await this.repo.findRefs(refs, manager));
+    return callbacks.map((c) => index.callback(c) ?? null);
+  }
+
+  /** Workflows waiting for OPAL's callbacks (accepted, unfinished, younger than the workflow timeout). */
+  activeWorkflows(): Promise<number> {
+    return this.repo.countAwaitingCallbacks(this.config.workflowTimeoutMinutes);
+  }
+
+  /** Force syncs and triggers of the last `windowMinutes`: accepted, finished, longest answer. */
+  forceSyncFigures(windowMinutes: number): Promise<ForceSyncFigures> {
+    return this.repo.forceSyncFigures(windowMinutes);
   }
 
   async agentsOf(workflowIds: string[]): Promise<Map<string, AgentRunEntity[]>> {
@@ -140,7 +164,8 @@ export class WorkflowsService {
 
   /** `GET /api/opal/sync/{sync_id}`: 404 WORKFLOW_NOT_FOUND for an unknown (or malformed) id. */
   async getResponse(ref: string): Promise<WorkflowResponseDto> {
-    const workflow = await this.resolve(ref);
+    const found = await this.resolve(ref);
+    const workflow = found ? await this.workflows.findOneBy({ id: found.id }) : null;
     if (!workflow) throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
     const [agents, attempts] = await Promise.all([
       this.agentsOf([workflow.id]),
@@ -208,6 +233,7 @@ export class WorkflowsService {
   toWorkflowSummary(workflow: WorkflowEntity, agents: AgentRunEntity[]): WorkflowSummaryDto {
     return {
       sync_id: workflow.id,
+      version: workflow.version,
       correlation_id: workflow.correlationId,
       opal_workflow_id: workflow.opalWorkflowId,
       workflow_name: workflow.workflowName,
@@ -220,7 +246,7 @@ export class WorkflowsService {
       started_at: iso(workflow.startedAt),
       completed_at: iso(workflow.completedAt),
       duration_ms: durationBetween(workflow.createdAt, workflow.completedAt),
-      progress: progressOf(stateOf(workflow, agents)),
+      progress: progressOf(new Map(agents.map((a) => [a.agentId, a.status as AgentStatus]))),
       trigger: {
         attempts: workflow.triggerAttempts,
         last_status_code: workflow.lastStatusCode,
@@ -229,20 +255,6 @@ export class WorkflowsService {
       },
     };
   }
-}
-
-function stateOf(workflow: WorkflowEntity, agents: AgentRunEntity[]): WorkflowState {
-  const state = initialWorkflowState(workflow.status as WorkflowStatus);
-  for (const run of agents) {
-    if (!isAgentId(run.agentId)) continue;
-    state.agents[run.agentId] = {
-      status: run.status as AgentStatus,
-      startedAt: run.startedAt,
-      completedAt: run.completedAt,
-      error: run.error,
-    };
-  }
-  return state;
 }
 
 function toAttemptResponse(attempt: TriggerAttemptEntity): TriggerAttemptResponseDto {

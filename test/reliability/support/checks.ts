@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { OPAL_AGENTS, isAgentId } from '../../../src/modules/opal/agents';
+import { OPAL_AGENTS, isAgentId } from '../../../src/domain/opal';
+import type { EventType } from '../../../src/domain/events';
+import type { WorkflowStatus } from '../../../src/domain/workflow';
 import {
   foldEvents,
   initialWorkflowState,
-  type EventType,
   type StateEvent,
   type WorkflowState,
-  type WorkflowStatus,
 } from '../../../src/modules/workflows/workflow-state';
 import { waitFor } from '../../support/wait';
 import { operatorHeaders } from './harness';

@@ -1,9 +1,10 @@
 import { buildSignatureHeader } from '../../../src/common/signature';
-import { OPAL_AGENTS } from '../../../src/modules/opal/agents';
+import { OPAL_AGENTS } from '../../../src/domain/opal';
 import { WEBHOOK_SECRET } from './harness';
 import { http } from './http';
 
-export const WEBHOOK_PATH = '/api/webhooks/opal-workflow';
+export { WEBHOOK_PATH } from '../../../src/domain/routes';
+import { WEBHOOK_PATH } from '../../../src/domain/routes';
 
 export interface OutgoingEvent {
   /** The event's `event_id`: the receiver's idempotency key. */

@@ -16,10 +16,10 @@ import {
   type ValidatorConstraintInterface,
 } from 'class-validator';
 import { IsStorableTime, storableTimeMs } from '../../../common/validation';
-import { OPAL_AGENTS } from '../../opal/agents';
-import { normalizeEventTypeFilter } from '../../webhooks/event-type';
-import { EVENT_TYPES } from '../../workflows/workflow-state';
-import { parseEventCursor } from '../event-cursor';
+import { OPAL_AGENTS } from '../../../domain/opal';
+import { normalizeEventTypeFilter } from '../../../domain/event-type';
+import { EVENT_TYPES } from '../../../domain/events';
+import { parseEventCursor } from '../../webhooks/dto/event-cursor';
 
 export const EVENT_STATUS_FILTERS = ['success', 'failed', 'pending', 'all'] as const;
 export type EventStatusFilter = (typeof EVENT_STATUS_FILTERS)[number];

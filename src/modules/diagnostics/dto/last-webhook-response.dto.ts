@@ -1,6 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { EVENT_STATUSES, EXECUTION_STATUSES } from '../../webhooks/event-type';
-import { EVENT_TYPES } from '../../workflows/workflow-state';
+import { EVENT_STATUSES, EVENT_TYPES, EXECUTION_STATUSES } from '../../../domain/events';
 
 /** One stored OPAL callback, as diagnostics shows it. */
 export class DiagnosticEventDto {

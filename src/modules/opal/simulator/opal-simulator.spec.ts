@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 
 import { SIGNATURE_HEADER, verifySignature } from '../../../common/signature';
 import type { VerifyResult } from '../../../common/signature';
-import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../agents';
+import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../../../domain/opal';
 import { OpalSimulator } from './opal-simulator';
 import type { OpalSimulatorOptions } from './opal-simulator';
 

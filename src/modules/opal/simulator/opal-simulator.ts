@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { KeepAliveAgents, postBytes } from '../../../common/http-post';
 import { buildSignatureHeader, SIGNATURE_HEADER } from '../../../common/signature';
-import { isAgentId, OPAL_AGENTS, STRATEGY_WORKFLOW } from '../agents';
+import { isAgentId, OPAL_AGENTS, STRATEGY_WORKFLOW } from '../../../domain/opal';
 
 /**
  * A stand-in for OPAL's webhook trigger (contract section 4): checks the Bearer token, accepts

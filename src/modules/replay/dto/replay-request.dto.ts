@@ -13,7 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { OPAL_AGENTS } from '../../opal/agents';
+import { OPAL_AGENTS } from '../../../domain/opal';
 
 export class ReplayOptionsDto {
   /**

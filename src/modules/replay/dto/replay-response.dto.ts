@@ -1,5 +1,6 @@
 import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
-import { EVENT_TYPES, WORKFLOW_STATUSES } from '../../workflows/workflow-state';
+import { EVENT_TYPES } from '../../../domain/events';
+import { WORKFLOW_STATUSES } from '../../../domain/workflow';
 
 export class ReplayedEventDto {
   /**

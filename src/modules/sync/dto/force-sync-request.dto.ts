@@ -13,8 +13,8 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { SYNC_SCOPES } from '../../opal/agents';
-import type { SyncScope } from '../../opal/agents';
+import { SYNC_SCOPES } from '../../../domain/opal';
+import type { SyncScope } from '../../../domain/opal';
 import { MaxJsonBytes } from '../json-size.validator';
 
 export const METADATA_MAX_BYTES = 8 * 1024;

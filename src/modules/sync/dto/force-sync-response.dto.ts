@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { STRATEGY_WORKFLOW, SYNC_SCOPES } from '../../opal/agents';
+import { STRATEGY_WORKFLOW, SYNC_SCOPES } from '../../../domain/opal';
 
 /** The service's own record of the run. */
 export class InternalWorkflowDto {

@@ -1,8 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { WORKFLOW_STATUSES } from '../../workflows/workflow-state';
-import type { WorkflowStatus } from '../../workflows/workflow-state';
+import { WORKFLOW_STATUSES, type WorkflowStatus } from '../../../domain/workflow';
 
 /** Filters and paging of `GET /api/opal/syncs`. */
 export class ListSyncsQueryDto {

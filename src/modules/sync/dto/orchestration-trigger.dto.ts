@@ -11,7 +11,7 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW } from '../../opal/agents';
+import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW } from '../../../domain/opal';
 
 /** The strategy engine's intake form, sent to OPAL as `input_data.engine_form`. */
 export class EngineFormDto {

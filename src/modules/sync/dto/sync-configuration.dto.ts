@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW } from '../../opal/agents';
+import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW } from '../../../domain/opal';
 
 export class WorkflowSecurityDto {
   /** The only workflow that may be triggered. */

@@ -13,8 +13,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsStorableTime } from '../../../common/validation';
-import { OPAL_AGENTS } from '../../opal/agents';
-import { EXECUTION_STATUSES } from '../event-type';
+import { OPAL_AGENTS } from '../../../domain/opal';
+import { EXECUTION_STATUSES } from '../../../domain/events';
 
 /** The failure OPAL reports with an unsuccessful event. */
 export class WebhookEventErrorDto {

@@ -41,7 +41,8 @@ export class ReceiverActivityDto {
   @ApiProperty({ type: String, nullable: true, format: 'date-time' })
   last_event_at: string | null;
   /**
-   * Failed signatures in the last hour, percent of all signed deliveries (stored events + failures).
+   * Failed signatures in the last hour, percent of the hour's deliveries (stored events and refused deliveries);
+   * the same figure as diagnostics' `signature_failure_rate`.
    * @example 0
    */
   signature_failure_rate_1h: number;

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { OPAL_AGENTS, SYNC_SCOPES, STRATEGY_WORKFLOW } from '../../opal/agents';
-import { AGENT_STATUSES, WORKFLOW_STATUSES } from '../workflow-state';
+import { OPAL_AGENTS, SYNC_SCOPES, STRATEGY_WORKFLOW } from '../../../domain/opal';
+import { AGENT_STATUSES, TRIGGER_OUTCOMES, WORKFLOW_STATUSES } from '../../../domain/workflow';
 
 /** Finished agents out of nine. */
 export class WorkflowProgressDto {
@@ -49,7 +49,7 @@ export class TriggerAttemptResponseDto {
    */
   status_code: number | null;
   /** `accepted`, `retryable` (retried later) or `rejected` (given up). */
-  @ApiProperty({ enum: ['accepted', 'retryable', 'rejected'], enumName: 'TriggerAttemptOutcome' })
+  @ApiProperty({ enum: TRIGGER_OUTCOMES, enumName: 'TriggerAttemptOutcome' })
   outcome: string;
   /**
    * Why the call failed; null when accepted.
@@ -121,6 +121,12 @@ export class WorkflowSummaryDto {
    * @example "0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11"
    */
   sync_id: string;
+  /**
+   * Grows with every stored change of the workflow (its status, its delivery to OPAL, any of its agents); a
+   * client that saw version n has seen every change up to n.
+   */
+  @ApiProperty({ type: 'integer', minimum: 1, example: 7 })
+  version: number;
   /**
    * `force-sync-<epoch ms>-<base36>`; also sent to OPAL and in the logs.
    * @example "force-sync-1732800000000-k3j9x2a1"

@@ -9,10 +9,10 @@ import type { Request } from 'express';
 import { AuthFailuresService } from '../audit/auth-failures.service';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
-import { AppError } from './app-error';
-import { callerScopeOf, keyFingerprint, matchesAnyKey } from './constant-time';
-import { bearerTokenOf, routeTemplateOf } from './http-utils';
-import { RequestContext } from './request-context';
+import { AppError } from '../common/app-error';
+import { callerScopeOf, keyFingerprint, matchesAnyKey } from '../common/constant-time';
+import { bearerTokenOf, routeTemplateOf } from '../common/http-utils';
+import { RequestContext } from '../common/request-context';
 
 /** The caller scope shared by every request while operator routes are open (no OPERATOR_API_KEYS). */
 export const OPEN_CALLER_SCOPE = 'open';

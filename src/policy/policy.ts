@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ErrorResponseDto } from './error-response.dto';
+import { ErrorResponseDto } from '../common/error-response.dto';
 import { OperatorAuthGuard } from './operator-auth.guard';
 
 /** Every route declares exactly one of these; a test fails on a route that declares none. */

@@ -1,4 +1,4 @@
-import type { EventType } from '../workflows/workflow-state';
+import { EXECUTION_STATUSES, type EventStatus, type EventType, type ExecutionStatus } from './events';
 
 /**
  * Normalisation of OPAL's `event_type` / `execution_status` pair (contract sections 5 and 7).
@@ -21,12 +21,6 @@ import type { EventType } from '../workflows/workflow-state';
  * failure|timeout and for `agent_failed`; `pending` for agent_started with execution_status pending; `success`
  * otherwise.
  */
-
-export const EXECUTION_STATUSES = ['success', 'failure', 'pending', 'timeout'] as const;
-export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
-
-export const EVENT_STATUSES = ['success', 'failed', 'pending'] as const;
-export type EventStatus = (typeof EVENT_STATUSES)[number];
 
 export interface NormalizedEventType {
   eventType: EventType;

@@ -1,11 +1,6 @@
-import {
-  EXECUTION_STATUSES,
-  isExecutionStatus,
-  normalizeEventType,
-  normalizeEventTypeFilter,
-} from './event-type';
-import type { EventStatus, ExecutionStatus, NormalizedEventType } from './event-type';
-import type { EventType } from '../workflows/workflow-state';
+import { isExecutionStatus, normalizeEventType, normalizeEventTypeFilter } from './event-type';
+import type { NormalizedEventType } from './event-type';
+import { EXECUTION_STATUSES, type EventStatus, type EventType, type ExecutionStatus } from './events';
 
 type Exec = ExecutionStatus | null | undefined;
 const EXECS: Exec[] = [...EXECUTION_STATUSES, null, undefined];

@@ -14,8 +14,8 @@ import {
 import type { Request, Response } from 'express';
 import type { Settings } from '../config/settings';
 import { MetricsService } from '../metrics/metrics.service';
-import { AppError } from './app-error';
-import { ErrorResponseDto } from './error-response.dto';
+import { AppError } from '../common/app-error';
+import { ErrorResponseDto } from '../common/error-response.dto';
 
 /** The contract's rate limit groups (section 2); each limited route belongs to exactly one. */
 export const THROTTLE_GROUPS = ['webhook', 'sync', 'admin', 'read'] as const;

@@ -1,0 +1,39 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { MetricsService } from '../metrics/metrics.service';
+import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
+import { WorkflowsService } from '../modules/workflows/workflows.service';
+
+/**
+ * Samples the owners' figures at scrape time (the processing backlog, the active workflows, whether the
+ * database answers), so that they are right on every instance however many run, without a timer of its own.
+ */
+@Injectable()
+export class MetricsSampler implements OnModuleInit {
+  private readonly logger = new Logger('Metrics');
+  private lastFailed = false;
+
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly events: WebhookEventsService,
+    private readonly workflows: WorkflowsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.metrics.setSampler(() => this.sample());
+  }
+
+  async sample(): Promise<void> {
+    try {
+      const [backlog, active] = await Promise.all([this.events.backlog(), this.workflows.activeWorkflows()]);
+      this.metrics.processingBacklog.set(backlog);
+      this.metrics.activeWorkflows.set(active);
+      this.metrics.databaseUp.set(1);
+      if (this.lastFailed) this.logger.log({ msg: 'Metrics database sample succeeded again' });
+      this.lastFailed = false;
+    } catch (error) {
+      this.metrics.databaseUp.set(0);
+      if (!this.lastFailed) this.logger.error({ msg: 'Metrics database sample failed', error });
+      this.lastFailed = true;
+    }
+  }
+}

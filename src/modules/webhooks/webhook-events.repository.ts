@@ -1,0 +1,415 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { RequestContext } from '../../common/request-context';
+import type { RejectionReason } from '../../domain/events';
+import type { ParsedWebhookEvent } from './webhook-event.parser';
+
+/**
+ * Every SQL statement on `webhook_events` and `rejected_deliveries`. Other modules reach the stored events
+ * through `WebhookEventsService`. Methods that take an `EntityManager` run inside the caller's transaction.
+ */
+
+/** A stored event waiting to be applied. `occurred_at` in epoch milliseconds (parsing text costs more). */
+export interface PendingEventRow {
+  id: string;
+  sequence: string;
+  event_type: string;
+  agent_id: string | null;
+  status: string;
+  workflow_ref: string;
+  correlation_id: string | null;
+  error_message: string | null;
+  occurred_at: number;
+}
+
+/** A workflow's stored event, as replay reads it. */
+export interface WorkflowEventRow {
+  id: string;
+  event_type: string;
+  agent_id: string | null;
+  status: string;
+  occurred_at: Date;
+  received_at: Date;
+  error_message: string | null;
+  processing_status: 'pending' | 'processed' | 'unmatched' | 'failed';
+}
+
+export interface NewEventRow {
+  id: string;
+  event: ParsedWebhookEvent;
+  payloadJson: string;
+}
+
+/** Deliveries of the last hour (diagnostics, alerts and the receiver status). */
+export interface DeliveryFigures {
+  now: Date;
+  /** Events stored in the last hour. */
+  eventsLastHour: number;
+  /** Of those: reported failed by OPAL, or failed to apply. */
+  failedLastHour: number;
+  /** Of those: failed to apply. */
+  processingFailedLastHour: number;
+  avgProcessingMs: number | null;
+  p95ProcessingMs: number | null;
+  lastWebhookAt: Date | null;
+  /** Stored events not yet applied. */
+  backlog: number;
+  /** Of those: waiting longer than a minute (processing stuck or behind). */
+  stalePending: number;
+  signatureRejectedLastHour: number;
+  rejectedLastHour: number;
+}
+
+export interface DayFigures {
+  events: number;
+  failed: number;
+  rejected: number;
+}
+
+/** An event still unprocessed after this long means processing is stuck or behind. */
+const STALE_PENDING_SECONDS = 60;
+const MAX_DETAIL_LENGTH = 300;
+const MAX_CLIENT_IP_LENGTH = 64;
+
+/**
+ * Every figure of the last hour in one statement; each sub-select is bounded by an index (received_at, the
+ * pending partial index, rejected_deliveries' bucket key), so no table is scanned.
+ */
+export const DELIVERY_FIGURES_SQL = `
+WITH recent AS (
+  SELECT count(*)::int AS events_last_hour,
+         count(*) FILTER (WHERE status = 'failed' OR processing_status = 'failed')::int AS failed_last_hour,
+         count(*) FILTER (WHERE processing_status = 'failed')::int AS processing_failed_last_hour,
+         avg(processing_time_ms)::float8 AS avg_ms,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_time_ms)::float8 AS p95_ms
+    FROM webhook_events
+   WHERE received_at > now() - interval '1 hour'
+), rejected AS (
+  SELECT coalesce(sum(count) FILTER (WHERE reason = 'signature_invalid'), 0)::int AS signature_rejected,
+         coalesce(sum(count), 0)::int AS rejected
+    FROM rejected_deliveries
+   WHERE bucket > now() - interval '1 hour'
+), pending AS (
+  SELECT count(*)::int AS backlog,
+         count(*) FILTER (WHERE received_at < now() - $1::int * interval '1 second')::int AS stale_pending
+    FROM webhook_events
+   WHERE processing_status = 'pending'
+)
+SELECT now() AS now, recent.*, rejected.*, pending.*,
+       (SELECT max(received_at) FROM webhook_events) AS last_webhook_at
+  FROM recent, rejected, pending`;
+
+export const DELIVERY_FIGURES_PARAMS = [STALE_PENDING_SECONDS];
+
+@Injectable()
+export class WebhookEventsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * One INSERT … SELECT FROM unnest(…) for the rows, in their order (so `sequence` follows it); duplicates of a
+   * stored idempotency key are skipped. Returns the sequence of each inserted row by id. The payloads travel as
+   * one JSON array (their JSON texts joined) rather than a jsonb[] parameter, whose elements the driver would
+   * have to escape character by character.
+   */
+  async insert(items: readonly NewEventRow[]): Promise<Map<string, string>> {
+    const column = <V>(pick: (event: ParsedWebhookEvent) => V): V[] => items.map((item) => pick(item.event));
+    const rows: { id: string; sequence: string }[] = await this.dataSource.query(
+      `INSERT INTO webhook_events (id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
+                                   workflow_name, sync_id, agent_id, execution_status, status, correlation_id,
+                                   error_message, occurred_at, received_at, processing_status, payload)
+       SELECT v.id, v.idempotency_key, v.source_event_id, v.event_type, v.raw_event_type, v.workflow_ref,
+              v.workflow_name, NULL, v.agent_id, v.execution_status, v.status, v.correlation_id, v.error_message,
+              COALESCE(v.occurred_at, now()), now(), 'pending', p.payload
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
+              WITH ORDINALITY AS v(id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
+                                   workflow_name, agent_id, execution_status, status, correlation_id,
+                                   error_message, occurred_at, ord)
+         JOIN jsonb_array_elements($14::jsonb) WITH ORDINALITY AS p(payload, ord) ON p.ord = v.ord
+        ORDER BY v.ord
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id, sequence`,
+      [
+        items.map((item) => item.id),
+        column((e) => e.idempotencyKey),
+        column((e) => e.sourceEventId),
+        column((e) => e.eventType),
+        column((e) => e.rawEventType),
+        column((e) => e.workflowRef),
+        column((e) => e.workflowName),
+        column((e) => e.agentId),
+        column((e) => e.executionStatus),
+        column((e) => e.status),
+        column((e) => e.correlationId),
+        column((e) => e.errorMessage),
+        column((e) => e.occurredAt),
+        `[${items.map((item) => item.payloadJson).join(',')}]`,
+      ],
+    );
+    return new Map(rows.map((row) => [row.id, row.sequence]));
+  }
+
+  /** The id of the event stored under an idempotency key. */
+  async idOfKey(idempotencyKey: string): Promise<string | null> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM webhook_events WHERE idempotency_key = $1`,
+      [idempotencyKey],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  /** Claims up to `limit` unprocessed events in receive order, skipping rows another instance holds. */
+  claimPending(manager: EntityManager, limit: number): Promise<PendingEventRow[]> {
+    return manager.query(
+      `SELECT id, sequence, event_type, agent_id, status, workflow_ref, correlation_id, error_message,
+              (extract(epoch FROM occurred_at) * 1000)::float8 AS occurred_at
+         FROM webhook_events
+        WHERE processing_status = 'pending'
+        ORDER BY sequence
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+  }
+
+  /** Marks events applied, each with its workflow, and returns their processing times. */
+  async markProcessed(
+    manager: EntityManager,
+    events: readonly { id: string; syncId: string }[],
+  ): Promise<number[]> {
+    if (events.length === 0) return [];
+    const [rows]: [{ processing_time_ms: number }[], number] = await manager.query(
+      `UPDATE webhook_events e
+          SET processing_status = 'processed', sync_id = v.sync_id, processed_at = statement_timestamp(),
+              processing_error = NULL,
+              processing_time_ms = LEAST(2147483647,
+                GREATEST(0, round(extract(epoch FROM statement_timestamp() - e.received_at) * 1000)))::int
+         FROM unnest($1::uuid[], $2::uuid[]) AS v(id, sync_id)
+        WHERE e.id = v.id
+        RETURNING e.processing_time_ms`,
+      [events.map((e) => e.id), events.map((e) => e.syncId)],
+    );
+    return rows.map((r) => r.processing_time_ms);
+  }
+
+  /** Marks events whose application failed, with the error, linked to the workflow they matched. */
+  async markFailed(
+    manager: EntityManager,
+    ids: readonly string[],
+    syncId: string,
+    error: string,
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE webhook_events
+          SET processing_status = 'failed', sync_id = $2, processed_at = statement_timestamp(), processing_error = $3
+        WHERE id = ANY($1::uuid[])`,
+      [ids, syncId, error],
+    );
+  }
+
+  async markUnmatched(manager: EntityManager, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await manager.query(
+      `UPDATE webhook_events SET processing_status = 'unmatched' WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+  }
+
+  /** The distinct references of unmatched events (their `workflow_id` and correlation id). */
+  async unmatchedRefs(): Promise<{ workflowRef: string; correlationId: string | null }[]> {
+    const rows: { workflow_ref: string; correlation_id: string | null }[] = await this.dataSource.query(
+      `SELECT DISTINCT workflow_ref, correlation_id FROM webhook_events WHERE processing_status = 'unmatched'`,
+    );
+    return rows.map((r) => ({ workflowRef: r.workflow_ref, correlationId: r.correlation_id }));
+  }
+
+  /** Puts the unmatched events with these references back in the queue. */
+  async requeueUnmatched(
+    refs: readonly { workflowRef: string; correlationId: string | null }[],
+  ): Promise<number> {
+    if (refs.length === 0) return 0;
+    const [, affected]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE webhook_events e SET processing_status = 'pending'
+         FROM unnest($1::text[], $2::text[]) AS v(workflow_ref, correlation_id)
+        WHERE e.processing_status = 'unmatched' AND e.workflow_ref = v.workflow_ref
+          AND e.correlation_id IS NOT DISTINCT FROM v.correlation_id`,
+      [refs.map((r) => r.workflowRef), refs.map((r) => r.correlationId)],
+    );
+    return affected;
+  }
+
+  /**
+   * A workflow's events in receive order: linked to it, or not linked yet but naming it by one of `refs`. With
+   * `lock`, the rows are locked, as live processing locks them, before the workflow.
+   */
+  eventsOfWorkflow(
+    manager: EntityManager,
+    syncId: string,
+    refs: readonly string[],
+    options: { lock: boolean },
+  ): Promise<WorkflowEventRow[]> {
+    return manager.query(
+      `SELECT id, event_type, agent_id, status, occurred_at, received_at, error_message, processing_status
+         FROM webhook_events
+        WHERE sync_id = $1
+           OR (sync_id IS NULL AND (workflow_ref = ANY($2::text[]) OR correlation_id = ANY($2::text[])))
+        ORDER BY sequence ${options.lock ? 'FOR UPDATE' : ''}`,
+      [syncId, refs],
+    );
+  }
+
+  /** Replay is not live processing: processing_time_ms keeps what the processor measured (if anything). */
+  async markReplayed(manager: EntityManager, ids: readonly string[], syncId: string): Promise<void> {
+    if (ids.length === 0) return;
+    await manager.query(
+      `UPDATE webhook_events
+          SET processing_status = 'processed', sync_id = $2, processed_at = statement_timestamp(),
+              processing_error = NULL
+        WHERE id = ANY($1::uuid[])`,
+      [ids, syncId],
+    );
+  }
+
+  /** Stored events not yet applied: the one definition of the processing backlog. */
+  async backlog(): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM webhook_events WHERE processing_status = 'pending'`,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async deliveryFigures(): Promise<DeliveryFigures> {
+    const [row]: {
+      now: Date;
+      events_last_hour: number;
+      failed_last_hour: number;
+      processing_failed_last_hour: number;
+      avg_ms: number | null;
+      p95_ms: number | null;
+      last_webhook_at: Date | null;
+      backlog: number;
+      stale_pending: number;
+      signature_rejected: number;
+      rejected: number;
+    }[] = await this.dataSource.query(DELIVERY_FIGURES_SQL, DELIVERY_FIGURES_PARAMS);
+    return {
+      now: row.now,
+      eventsLastHour: row.events_last_hour,
+      failedLastHour: row.failed_last_hour,
+      processingFailedLastHour: row.processing_failed_last_hour,
+      avgProcessingMs: row.avg_ms,
+      p95ProcessingMs: row.p95_ms,
+      lastWebhookAt: row.last_webhook_at,
+      backlog: row.backlog,
+      stalePending: row.stale_pending,
+      signatureRejectedLastHour: row.signature_rejected,
+      rejectedLastHour: row.rejected,
+    };
+  }
+
+  /** Events and refused deliveries of the last 24 hours (the receiver status). */
+  async dayFigures(): Promise<DayFigures> {
+    const [row]: { events: number; failed: number; rejected: number }[] = await this.dataSource.query(
+      `SELECT (SELECT count(*)::int FROM webhook_events WHERE received_at > now() - interval '24 hours') AS events,
+              (SELECT count(*)::int FROM webhook_events
+                WHERE received_at > now() - interval '24 hours' AND processing_status = 'failed') AS failed,
+              (SELECT coalesce(sum(count), 0)::int FROM rejected_deliveries
+                WHERE bucket > now() - interval '24 hours') AS rejected`,
+    );
+    return row;
+  }
+
+  /**
+   * Counts one refused delivery in its minute's row for the reason and client address: a flood grows a count,
+   * not the table, and no body or signature is ever stored.
+   */
+  async recordRejection(
+    reason: RejectionReason,
+    clientIp: string | undefined,
+    detail: string | null,
+  ): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO rejected_deliveries (bucket, reason, client_ip, count, first_at, last_at, last_detail, last_correlation_id)
+       VALUES (date_trunc('minute', now()), $1, $2, 1, now(), now(), $3, $4)
+       ON CONFLICT (bucket, reason, client_ip) DO UPDATE
+         SET count = rejected_deliveries.count + 1, last_at = now(),
+             last_detail = EXCLUDED.last_detail, last_correlation_id = EXCLUDED.last_correlation_id`,
+      [
+        reason,
+        (clientIp ?? 'unknown').slice(0, MAX_CLIENT_IP_LENGTH),
+        detail === null ? null : detail.slice(0, MAX_DETAIL_LENGTH),
+        RequestContext.correlationId() ?? null,
+      ],
+    );
+  }
+
+  /** What a cleanup with this cutoff would delete: processed (never pending) events and rejection counters. */
+  async countOlderThan(cutoff: Date): Promise<{ events: number; rejectedDeliveries: number }> {
+    const [row]: { events: number; rejected: number }[] = await this.dataSource.query(
+      `SELECT (SELECT count(*)::int FROM webhook_events WHERE received_at < $1 AND processing_status <> 'pending') AS events,
+              (SELECT count(*)::int FROM rejected_deliveries WHERE bucket < $1) AS rejected`,
+      [cutoff],
+    );
+    return { events: row.events, rejectedDeliveries: row.rejected };
+  }
+
+  /**
+   * Deletes in batches, each its own statement, so a large backlog of old rows never holds one long lock.
+   * Events still waiting to be processed are kept whatever their age: deleting them would lose a callback.
+   */
+  async deleteOlderThan(
+    cutoff: Date,
+    batchSize: number,
+  ): Promise<{ events: number; rejectedDeliveries: number }> {
+    const events = await this.deleteInBatches(
+      `DELETE FROM webhook_events WHERE id IN (
+         SELECT id FROM webhook_events WHERE received_at < $1 AND processing_status <> 'pending' LIMIT $2)`,
+      cutoff,
+      batchSize,
+    );
+    const rejectedDeliveries = await this.deleteInBatches(
+      `DELETE FROM rejected_deliveries WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM rejected_deliveries WHERE bucket < $1 LIMIT $2))`,
+      cutoff,
+      batchSize,
+    );
+    return { events, rejectedDeliveries };
+  }
+
+  private async deleteInBatches(sql: string, cutoff: Date, batchSize: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      // For DELETE, TypeORM's postgres driver answers [rows, affectedCount].
+      const [, affected]: [unknown[], number] = await this.dataSource.query(sql, [cutoff, batchSize]);
+      total += affected;
+      if (affected < batchSize) return total;
+    }
+  }
+
+  /** The page and the bounded count of the diagnostics list (see `event-search.ts`), side by side. */
+  async search<Row>(
+    page: { text: string; values: unknown[] },
+    count: { text: string; values: unknown[] },
+  ): Promise<{ rows: Row[]; matched: number }> {
+    const [rows, counted] = await Promise.all([
+      this.dataSource.query<Row[]>(page.text, page.values),
+      this.dataSource.query<{ n: number }[]>(count.text, count.values),
+    ]);
+    return { rows, matched: counted[0]?.n ?? 0 };
+  }
+
+  /** The payloads of a page's events (already sized and cut to the budget), in one query. */
+  async payloadsOf(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    if (ids.length === 0) return new Map();
+    const rows: { id: string; payload: Record<string, unknown> }[] = await this.dataSource.query(
+      `SELECT id, payload FROM webhook_events WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.payload]));
+  }
+
+  async windowSpan<Row>(statement: { text: string; values: unknown[] }): Promise<Row> {
+    const rows = await this.dataSource.query<Row[]>(statement.text, statement.values);
+    return rows[0];
+  }
+}
