@@ -231,6 +231,48 @@ describe('service levels: outcome series, system_health and alerts (e2e)', () =>
   });
 });
 
+describe('service levels: the p95 duration alert fires and clears (e2e)', () => {
+  let t: TestApp;
+  const alert = async (rule: string) =>
+    (
+      (await request(t.url).get('/api/diagnostics/last-webhook').set(operatorHeaders()).expect(200)).body
+        .alerts as { rule: string; severity: string; value: number; threshold: number }[]
+    ).find((a) => a.rule === rule);
+
+  beforeAll(async () => {
+    t = await createWebhookTestApp({ processorEnabled: false });
+    await resetDatabase(t.dataSource);
+  });
+  afterAll(async () => {
+    await resetDatabase(t.dataSource);
+    await t.close();
+  });
+
+  it('from the workflows that finished in the last hour', async () => {
+    const finish = async (createdMinutesAgo: number, completedMinutesAgo: number) => {
+      const w = await insertWorkflow(t.dataSource, { createdMinutesAgo });
+      await t.dataSource.query(
+        `UPDATE workflows SET status = 'completed', completed_at = now() - $2::int * interval '1 minute'
+          WHERE id = $1`,
+        [w.id, completedMinutesAgo],
+      );
+      return w.id;
+    };
+    for (let i = 0; i < 9; i++) await finish(10, 6); // 4 minutes each
+    const slow = await finish(30, 5); // 25 minutes
+    const fired = await alert('workflow_duration_p95');
+    expect(fired).toMatchObject({ severity: 'warning', threshold: 480 });
+    expect(fired!.value).toBeGreaterThan(480);
+    // Finished more than an hour ago: no longer in the window.
+    await t.dataSource.query(
+      `UPDATE workflows SET created_at = now() - interval '3 hours', completed_at = now() - interval '2 hours'
+        WHERE id = $1`,
+      [slow],
+    );
+    expect(await alert('workflow_duration_p95')).toBeUndefined();
+  });
+});
+
 describe('service levels with two instances on one database (e2e)', () => {
   let a: TestApp;
   let b: TestApp;
