@@ -20,6 +20,7 @@ export interface PendingEventRow {
   correlation_id: string | null;
   error_message: string | null;
   occurred_at: number;
+  received_at: number;
 }
 
 /** A workflow's stored event, as replay reads it. */
@@ -49,6 +50,10 @@ export interface DeliveryFigures {
   failedLastHour: number;
   /** Of those: failed to apply. */
   processingFailedLastHour: number;
+  /** Of those: applied to their workflow. */
+  processedLastHour: number;
+  /** Of those: no workflow matched them. */
+  unmatchedLastHour: number;
   avgProcessingMs: number | null;
   p95ProcessingMs: number | null;
   lastWebhookAt: Date | null;
@@ -80,6 +85,8 @@ WITH recent AS (
   SELECT count(*)::int AS events_last_hour,
          count(*) FILTER (WHERE status = 'failed' OR processing_status = 'failed')::int AS failed_last_hour,
          count(*) FILTER (WHERE processing_status = 'failed')::int AS processing_failed_last_hour,
+         count(*) FILTER (WHERE processing_status = 'processed')::int AS processed_last_hour,
+         count(*) FILTER (WHERE processing_status = 'unmatched')::int AS unmatched_last_hour,
          avg(processing_time_ms)::float8 AS avg_ms,
          percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_time_ms)::float8 AS p95_ms
     FROM webhook_events
@@ -162,7 +169,8 @@ export class WebhookEventsRepository {
   claimPending(manager: EntityManager, limit: number): Promise<PendingEventRow[]> {
     return manager.query(
       `SELECT id, sequence, event_type, agent_id, status, workflow_ref, correlation_id, error_message,
-              (extract(epoch FROM occurred_at) * 1000)::float8 AS occurred_at
+              (extract(epoch FROM occurred_at) * 1000)::float8 AS occurred_at,
+              (extract(epoch FROM received_at) * 1000)::float8 AS received_at
          FROM webhook_events
         WHERE processing_status = 'pending'
         ORDER BY sequence
@@ -284,6 +292,8 @@ export class WebhookEventsRepository {
       events_last_hour: number;
       failed_last_hour: number;
       processing_failed_last_hour: number;
+      processed_last_hour: number;
+      unmatched_last_hour: number;
       avg_ms: number | null;
       p95_ms: number | null;
       last_webhook_at: Date | null;
@@ -297,6 +307,8 @@ export class WebhookEventsRepository {
       eventsLastHour: row.events_last_hour,
       failedLastHour: row.failed_last_hour,
       processingFailedLastHour: row.processing_failed_last_hour,
+      processedLastHour: row.processed_last_hour,
+      unmatchedLastHour: row.unmatched_last_hour,
       avgProcessingMs: row.avg_ms,
       p95ProcessingMs: row.p95_ms,
       lastWebhookAt: row.last_webhook_at,

@@ -16,9 +16,19 @@ import type {
 import { TriggerAttemptEntity } from './trigger-attempt.entity';
 import { WorkflowEntity } from './workflow.entity';
 import { progressOf } from './workflow-state';
-import { WorkflowsRepository, type ForceSyncFigures, type WorkflowRef } from './workflows.repository';
+import {
+  WorkflowsRepository,
+  type ForceSyncFigures,
+  type ServiceLevelFigures,
+  type WorkflowRef,
+} from './workflows.repository';
 
-export type { ForceSyncFigures, WorkflowRef } from './workflows.repository';
+export type {
+  ForceSyncFigures,
+  ServiceLevelFigures,
+  ServiceLevelWindow,
+  WorkflowRef,
+} from './workflows.repository';
 import type { AgentStatus, WorkflowStatus } from '../../domain/workflow';
 
 export interface WorkflowListQuery {
@@ -143,6 +153,11 @@ export class WorkflowsService {
   /** Workflows waiting for OPAL's callbacks (accepted, unfinished, younger than the workflow timeout). */
   activeWorkflows(): Promise<number> {
     return this.repo.countAwaitingCallbacks(this.config.workflowTimeoutMinutes);
+  }
+
+  /** The service levels of the last hour and the last 24 hours (contract section 15), from the database. */
+  serviceLevelFigures(): Promise<ServiceLevelFigures> {
+    return this.repo.serviceLevelFigures(this.config.workflowTimeoutMinutes);
   }
 
   /** Force syncs and triggers of the last `windowMinutes`: accepted, finished, longest answer. */
