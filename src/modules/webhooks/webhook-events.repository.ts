@@ -239,7 +239,24 @@ export class WebhookEventsRepository {
     );
   }
 
-  /** The distinct references of unmatched events (their `workflow_id` and correlation id). */
+  /**
+   * The distinct references of the unmatched events naming one of `refs` by their `workflow_id` or correlation
+   * id: two partial indexes of the unmatched events, one lookup per reference, whatever the table holds.
+   */
+  async unmatchedRefsNaming(
+    refs: readonly string[],
+  ): Promise<{ workflowRef: string; correlationId: string | null }[]> {
+    if (refs.length === 0) return [];
+    const rows: { workflow_ref: string; correlation_id: string | null }[] = await this.dataSource.query(
+      `SELECT DISTINCT workflow_ref, correlation_id FROM webhook_events
+        WHERE processing_status = 'unmatched'
+          AND (workflow_ref = ANY($1::text[]) OR correlation_id = ANY($1::text[]))`,
+      [refs],
+    );
+    return rows.map((r) => ({ workflowRef: r.workflow_ref, correlationId: r.correlation_id }));
+  }
+
+  /** The distinct references of every unmatched event (their `workflow_id` and correlation id). */
   async unmatchedRefs(): Promise<{ workflowRef: string; correlationId: string | null }[]> {
     const rows: { workflow_ref: string; correlation_id: string | null }[] = await this.dataSource.query(
       `SELECT DISTINCT workflow_ref, correlation_id FROM webhook_events WHERE processing_status = 'unmatched'`,
