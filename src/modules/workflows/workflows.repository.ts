@@ -176,6 +176,19 @@ export class WorkflowsRepository {
     return manager ?? this.dataSource;
   }
 
+  /** Workflows created or written at or after `since` (by `idx_workflows_updated`). */
+  async refsWrittenSince(since: Date): Promise<WorkflowRef[]> {
+    const rows: RefRow[] = await this.dataSource.query(
+      `SELECT id, opal_workflow_id, correlation_id FROM workflows WHERE updated_at >= $1`,
+      [since],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      opalWorkflowId: r.opal_workflow_id,
+      correlationId: r.correlation_id,
+    }));
+  }
+
   /**
    * The workflows named by `refs` (sync ids in any case, OPAL ids, correlation ids) in one query; the matching
    * precedence is applied by `WorkflowRefIndex`.

@@ -138,6 +138,14 @@ export class WorkflowsService {
     return (await this.resolveRefs([ref])).get(ref) ?? null;
   }
 
+  /**
+   * Workflows created or written at or after `since`: the only ones whose references (`id`, OPAL's workflow id,
+   * correlation id) can have become known since then. Every write of a workflow sets `updated_at`.
+   */
+  refsWrittenSince(since: Date): Promise<WorkflowRef[]> {
+    return this.repo.refsWrittenSince(since);
+  }
+
   /** The workflow of each callback (null when none is known yet), in one query for the whole list. */
   async matchCallbacks(
     callbacks: readonly CallbackRefs[],
