@@ -129,6 +129,16 @@ describe('live progress: server-sent events (e2e)', () => {
       expect(stream.body).toMatchObject({ success: false, code: 'WORKFLOW_NOT_FOUND' });
     });
 
+    it('answers a HEAD request with the stream headers and no stream', async () => {
+      const w = await insertWorkflow(t.dataSource);
+      const res = await request(t.url)
+        .head(`/api/opal/sync/${w.id}/events`)
+        .set(operatorHeaders())
+        .expect(200);
+      expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      await request(t.url).head('/api/opal/syncs/events').set(operatorHeaders()).expect(200);
+    });
+
     it('answers 401 to a stream opened with a bad key, or none', async () => {
       const w = await insertWorkflow(t.dataSource);
       const bad = await openStream(syncEvents(t, w.id), { Authorization: `Bearer ${'x'.repeat(40)}` });
@@ -191,6 +201,36 @@ describe('live progress: server-sent events (e2e)', () => {
       } finally {
         first.close();
         second.close();
+      }
+    });
+  });
+
+  describe('the read rate limit', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({ RATE_LIMIT_READ_PER_MIN: '2', SSE_HEARTBEAT_SECONDS: '1' });
+    });
+    afterAll(async () => {
+      await t.close();
+    });
+
+    it('counts opening a stream once, however long it stays open', async () => {
+      const w = await insertWorkflow(t.dataSource);
+      const first = await openStream(syncEvents(t, w.id), operatorHeaders());
+      try {
+        expect(first.status).toBe(200);
+        // Heartbeats and frames on an open stream are not requests.
+        await waitFor(() => first.comments.length >= 2, 'two keep-alive comments');
+        const second = await openStream(`${t.url}/api/opal/syncs/events`, operatorHeaders());
+        expect(second.status).toBe(200);
+        second.close();
+        const third = await openStream(syncEvents(t, w.id), operatorHeaders());
+        expect(third.status).toBe(429);
+        expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(third.body).toMatchObject({ code: 'RATE_LIMITED' });
+        expect(first.ended()).toBe(false);
+      } finally {
+        first.close();
       }
     });
   });

@@ -140,7 +140,7 @@ export class LiveStreamsService implements OnModuleInit, OnModuleDestroy, Before
     if (stream.pending && stream.pending.version > current.version) current = stream.pending;
     stream.pending = null;
     stream.ready = true;
-    this.begin(stream, req);
+    if (!this.begin(stream, req)) return;
     if (parseLastEventId(req.headers['last-event-id']) !== current.version) {
       this.write(stream, sseFrame('snapshot', current, current.version), 'snapshot');
     }
@@ -211,15 +211,23 @@ export class LiveStreamsService implements OnModuleInit, OnModuleDestroy, Before
     return stream;
   }
 
-  /** The stream's headers: nothing may buffer or transform it (proxies, compression). */
-  private begin(stream: OpenStream, req: Request): void {
+  /**
+   * The stream's headers: nothing may buffer or transform it (proxies, compression). A HEAD request gets the
+   * headers only (false: there is no stream).
+   */
+  private begin(stream: OpenStream, req: Request): boolean {
     const { res } = stream;
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
     res.setHeader('X-Accel-Buffering', 'no');
+    if (req.method === 'HEAD') {
+      this.close(stream);
+      return false;
+    }
     res.flushHeaders();
     req.socket.setNoDelay(true);
+    return true;
   }
 
   private remove(stream: OpenStream): void {

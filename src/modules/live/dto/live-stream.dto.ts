@@ -22,6 +22,7 @@ export class SyncStreamFrameDto {
   @ApiProperty({ type: 'integer', minimum: 1, example: 7 })
   id: number;
   /** The `data:` line: the workflow object of `GET /api/opal/sync/{sync_id}`. */
+  @ApiProperty({ type: () => WorkflowResponseDto })
   data: WorkflowResponseDto;
 }
 
@@ -34,6 +35,7 @@ export class ListStreamFrameDto {
   @ApiProperty({ enum: LIST_STREAM_EVENTS, enumName: 'ListStreamEvent', example: 'workflow' })
   event: string;
   /** The workflow object of `GET /api/opal/sync/{sync_id}`, as stored by the change. */
+  @ApiProperty({ type: () => WorkflowResponseDto })
   data: WorkflowResponseDto;
 }
 
