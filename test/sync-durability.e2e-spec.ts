@@ -44,13 +44,16 @@ interface Row {
   trigger_attempts: number;
   attempt_rows: number;
   max_attempt: number | null;
+  accepted_rows: number;
 }
 
 async function rows(ds: DataSource, ids: string[]): Promise<Row[]> {
   return ds.query(
     `SELECT w.id, w.status, w.trigger_attempts,
             (SELECT count(*)::int FROM trigger_attempts a WHERE a.workflow_id = w.id) AS attempt_rows,
-            (SELECT max(attempt)::int FROM trigger_attempts a WHERE a.workflow_id = w.id) AS max_attempt
+            (SELECT max(attempt)::int FROM trigger_attempts a WHERE a.workflow_id = w.id) AS max_attempt,
+            (SELECT count(*)::int FROM trigger_attempts a
+              WHERE a.workflow_id = w.id AND a.outcome = 'accepted') AS accepted_rows
        FROM workflows w WHERE w.id = ANY($1::uuid[])`,
     [ids],
   );
@@ -128,7 +131,7 @@ describe('durable triggers (e2e)', () => {
       await opal.start();
       const [delivered] = await waitFor(async () => {
         const found = await rows(ds, [syncId]);
-        return found[0].status !== 'pending' ? found : null;
+        return found[0].status !== 'pending' && found[0].accepted_rows > 0 ? found : null;
       }, 'the trigger to be delivered after the restart');
       expect(ACCEPTED_STATES).toContain(delivered.status);
       await expectDeliveredOnce(ds, opal, syncId);
@@ -182,8 +185,9 @@ describe('durable triggers (e2e)', () => {
       await opal.start();
       const delivered = await waitFor(async () => {
         const found = await rows(ds, ids);
-        return found.every((r) => r.status !== 'pending') ? found : null;
-      }, 'every trigger to be delivered');
+        // A callback can move a workflow out of `pending` before its accepted attempt is recorded.
+        return found.every((r) => r.status !== 'pending' && r.accepted_rows > 0) ? found : null;
+      }, 'every trigger to be delivered and its accepted attempt recorded');
 
       for (const row of delivered) {
         expect(ACCEPTED_STATES).toContain(row.status);
