@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+
 /** The service's Prometheus series. One registry per app instance (tests boot several apps in one process). */
 @Injectable()
 export class MetricsService {
@@ -67,6 +69,18 @@ export class MetricsService {
     registers: [this.registry],
     collect: () => this.sample(),
   });
+  readonly replicaLag = new Gauge({
+    name: 'database_replica_lag_seconds',
+    help: 'Age of the newest heartbeat the read replica has applied (absent without a replica or a reading)',
+    registers: [this.registry],
+    collect: () => this.sample(),
+  });
+  readonly replicaServing = new Gauge({
+    name: 'database_replica_serving_reads',
+    help: '1 while analytics reads go to the read replica, 0 while they go to the primary',
+    registers: [this.registry],
+    collect: () => this.sample(),
+  });
   readonly authFailures = new Counter({
     name: 'auth_failures_total',
     help: 'Failed operator authentications by route',
@@ -85,6 +99,34 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly opalBreakerState = new Gauge({
+    name: 'opal_circuit_breaker_state',
+    help: "This instance's circuit breaker on OPAL: 1 for its current state (closed, open, half_open), else 0",
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const { state } = this.breakerReader();
+      for (const s of BREAKER_STATES) this.opalBreakerState.set({ state: s }, s === state ? 1 : 0);
+    },
+  });
+  readonly opalBreakerFailures: Gauge = new Gauge({
+    name: 'opal_circuit_breaker_consecutive_failures',
+    help: 'Consecutive failed calls to OPAL seen by this instance',
+    registers: [this.registry],
+    collect: () => {
+      this.opalBreakerFailures.set(this.breakerReader().failures);
+    },
+  });
+  readonly opalBreakerShortCircuits = new Counter({
+    name: 'opal_circuit_breaker_short_circuits_total',
+    help: 'Force syncs and triggers answered at once (retry scheduled) because the breaker was open',
+    registers: [this.registry],
+  });
+
+  private breakerReader: () => { state: (typeof BREAKER_STATES)[number]; failures: number } = () => ({
+    state: 'closed',
+    failures: 0,
+  });
   private sampler: (() => Promise<void>) | null = null;
   private sampling: Promise<void> | null = null;
 
@@ -93,9 +135,15 @@ export class MetricsService {
     // Series that alert rules compare against zero must exist before their first event.
     for (const result of ['accepted', 'duplicate'] as const) this.webhookEvents.inc({ result }, 0);
     this.webhookEvents.inc({ result: 'rejected', reason: 'signature_invalid' }, 0);
+    this.opalBreakerShortCircuits.inc(0);
     for (const outcome of ['accepted', 'retry_scheduled', 'rejected', 'configuration_error'] as const) {
       this.forceSyncOutcomes.inc({ endpoint: 'force_sync', outcome }, 0);
     }
+  }
+
+  /** Installs the reader of the OPAL circuit breaker's state (the opal module's breaker). */
+  setBreakerReader(reader: () => { state: (typeof BREAKER_STATES)[number]; failures: number }): void {
+    this.breakerReader = reader;
   }
 
   /** Installs the scrape-time database sample (backlog, active workflows, database_up). */
