@@ -1,3 +1,4 @@
+import type { BreakerRun } from './breaker-scenario';
 import type { LoadAverage, MachineState, SourceState } from './provenance';
 import type { Spread } from './stats';
 
@@ -109,6 +110,39 @@ interface Latency {
 }
 
 /** The shape of a benchmark results file (scenario objects are filled by run.ts). */
+/** The circuit breaker scenario's table: force-sync answer times with OPAL down. */
+export function renderBreaker(runs: readonly BreakerRun[]): string[] {
+  const ms = (v: number | null) => (v === null ? '–' : `${v}`);
+  return [
+    'Force sync with OPAL down (one request after another; breaker off = `OPAL_BREAKER_FAILURES=0`):',
+    '',
+    ...table(
+      [
+        'OPAL down as',
+        'Breaker',
+        'Requests',
+        'p50 ms',
+        'p95 ms',
+        'max ms',
+        'p50 ms from the 6th request',
+        'Answers',
+      ],
+      runs.map((r) => [
+        r.opal_down,
+        r.breaker,
+        String(r.requests),
+        ms(r.p50_ms),
+        ms(r.p95_ms),
+        ms(r.max_ms),
+        ms(r.after_open_p50_ms),
+        Object.entries(r.statuses)
+          .map(([status, n]) => `${n} × ${status}`)
+          .join(', '),
+      ]),
+    ),
+  ];
+}
+
 export interface BenchResults {
   schema: number;
   date: string;
@@ -172,6 +206,8 @@ export interface BenchResults {
       vm_hwm_mb: number | null;
       sampled_peak_by_phase_mb: Record<string, number>;
     };
+    /** Force-sync answer times with OPAL down, breaker off and on (absent from older results). */
+    opal_breaker?: BreakerRun[];
   };
   goals: Goal[];
 }
@@ -306,5 +342,6 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     ...table(['Scenario', 'Measured', 'Goal'], otherRows),
     '',
+    ...(s.opal_breaker ? [...renderBreaker(s.opal_breaker), ''] : []),
   ].join('\n');
 }

@@ -35,6 +35,7 @@ import {
   INGEST_TARGETS,
   INGEST_VARIANTS,
   RESULTS_SCHEMA,
+  renderBreaker,
   renderMarkdown,
   type BenchResults,
   type Goal,
@@ -44,6 +45,14 @@ import {
   type OpenLoopRun,
 } from './report';
 import { round, spread, summarize } from './stats';
+import {
+  breakerRun,
+  forceSyncSeries,
+  refusingOpalUrl,
+  startUnresponsiveOpal,
+  type BreakerRun,
+  type OpalDownKind,
+} from './breaker-scenario';
 import { WEBHOOK_PATH } from '../src/domain/routes';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -62,6 +71,7 @@ const PLAN = QUICK
       e2eWorkflows: 100,
       diagRows: 20_000,
       diagSamples: 10,
+      breakerRequests: 10,
       watchdogMs: 5 * 60_000,
     }
   : {
@@ -74,8 +84,31 @@ const PLAN = QUICK
       e2eWorkflows: 200,
       diagRows: 1_000_000,
       diagSamples: 60,
+      breakerRequests: 30,
       watchdogMs: 30 * 60_000,
     };
+
+/**
+ * BENCH_SCENARIOS=<comma list>: run only these scenarios, into bench/results/scenarios/ (never latest.*). Unset:
+ * the full benchmark. Scenarios that can run alone so far: opal_breaker.
+ */
+const STANDALONE_SCENARIOS = ['opal_breaker'] as const;
+type StandaloneScenario = (typeof STANDALONE_SCENARIOS)[number];
+function selectedScenarios(): StandaloneScenario[] | null {
+  const raw = process.env.BENCH_SCENARIOS?.trim();
+  if (!raw) return null;
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(STANDALONE_SCENARIOS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_SCENARIOS: ${unknown.join(', ')} cannot run alone (alone: ${STANDALONE_SCENARIOS.join(', ')}; every scenario runs in the full benchmark)`,
+    );
+  }
+  return names as StandaloneScenario[];
+}
 const REPEATS = /^[1-9]$/.test(process.env.BENCH_REPEATS ?? '')
   ? Number(process.env.BENCH_REPEATS)
   : PLAN.repeats;
@@ -184,6 +217,7 @@ class Bench {
     const mem = memory.stop();
     const vmHwm = readHwm(service.pid);
     await service.stop();
+    const opalBreaker = await this.opalBreaker();
     await simulator.stop();
     const peakMb = Math.max(mem.peak_rss_mb, mem.vm_hwm_mb, vmHwm ?? 0);
     log(`service peak RSS ${peakMb} MB`);
@@ -303,9 +337,93 @@ class Bench {
           vm_hwm_mb: vmHwm,
           sampled_peak_by_phase_mb: mem.by_phase_mb,
         },
+        opal_breaker: opalBreaker,
       },
       goals,
     };
+  }
+
+  /** BENCH_SCENARIOS: only the scenarios named, on a database of their own. */
+  async runSelected(names: StandaloneScenario[]): Promise<{
+    date: string;
+    quick: boolean;
+    source: ReturnType<typeof sourceState>;
+    machine: Record<string, unknown>;
+    scenarios: { opal_breaker?: BreakerRun[] };
+  }> {
+    const source = sourceState(ROOT);
+    const loadBefore = loadAverage();
+    this.db = await startDatabase(process.env.DATABASE_URL);
+    this.pool = new Pool({ connectionString: this.db.url, max: 4 });
+    await this.migrate();
+    const scenarios: { opal_breaker?: BreakerRun[] } = {};
+    for (const name of names) {
+      switch (name) {
+        case 'opal_breaker':
+          scenarios[name] = await this.opalBreaker();
+          break;
+      }
+    }
+    return {
+      date: new Date().toISOString(),
+      quick: QUICK,
+      source,
+      machine: { ...machineState(), load_avg_before: loadBefore, load_avg_after: loadAverage() },
+      scenarios,
+    };
+  }
+
+  /**
+   * Force-sync answer times while OPAL is down, breaker off (OPAL_BREAKER_FAILURES=0) and on (5), for an OPAL
+   * that never answers and one that refuses connections. A fresh service process per run, so each starts closed.
+   */
+  async opalBreaker(): Promise<BreakerRun[]> {
+    const runs: BreakerRun[] = [];
+    const unresponsive = await startUnresponsiveOpal();
+    try {
+      const targets: [OpalDownKind, string][] = [
+        ['unresponsive', unresponsive.url],
+        ['refusing', await refusingOpalUrl()],
+      ];
+      for (const [kind, opalUrl] of targets) {
+        for (const failures of [0, 5]) {
+          await this.sql.query('TRUNCATE workflows, agent_runs, trigger_attempts CASCADE');
+          const port = await freePort();
+          const url = `http://127.0.0.1:${port}`;
+          const service = new BenchProcess(
+            `service (breaker ${failures === 0 ? 'off' : 'on'}, OPAL ${kind})`,
+            join(DIST, 'src/main.js'),
+            {
+              ...this.serviceEnv(port, 0),
+              OPAL_WEBHOOK_URL: opalUrl,
+              OPAL_BREAKER_FAILURES: String(failures),
+              OPAL_BREAKER_COOLDOWN_MS: '600000',
+            },
+            join(this.tmp, `service-breaker-${kind}-${failures}.log`),
+            [...SERVICE_NODE_FLAGS],
+          );
+          try {
+            await service.waitReady(`${url}/api/health/ready`);
+            const series = await forceSyncSeries(
+              url,
+              OPERATOR_KEY,
+              PLAN.breakerRequests,
+              `${kind}-${failures}`,
+            );
+            const run = breakerRun(kind, failures, series);
+            log(
+              `opal_breaker: OPAL ${kind}, breaker ${run.breaker}: p50 ${run.p50_ms} ms, p95 ${run.p95_ms} ms, from the 6th request p50 ${run.after_open_p50_ms} ms`,
+            );
+            runs.push(run);
+          } finally {
+            await service.stop();
+          }
+        }
+      }
+    } finally {
+      await unresponsive.close();
+    }
+    return runs;
   }
 
   async cleanup(): Promise<void> {
@@ -969,10 +1087,23 @@ async function main(): Promise<void> {
 
   let exitCode = 0;
   try {
-    const results = await bench.run();
-    const file = save(results);
-    log(`results written to ${file}${results.quick ? '' : ' and copied to latest.json / latest.md'}`);
-    process.stdout.write(`\n${renderMarkdown(results)}\n`);
+    const selected = selectedScenarios();
+    if (selected !== null) {
+      const results = await bench.runSelected(selected);
+      const dir = join(OUTPUT, 'scenarios');
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${results.date.replace(/[:.]/g, '-')}-${selected.join('+')}.json`);
+      writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+      log(`results written to ${file}`);
+      if (results.scenarios.opal_breaker) {
+        process.stdout.write(`\n${renderBreaker(results.scenarios.opal_breaker).join('\n')}\n`);
+      }
+    } else {
+      const results = await bench.run();
+      const file = save(results);
+      log(`results written to ${file}${results.quick ? '' : ' and copied to latest.json / latest.md'}`);
+      process.stdout.write(`\n${renderMarkdown(results)}\n`);
+    }
   } catch (error) {
     exitCode = 1;
     log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
