@@ -71,6 +71,24 @@ describe('compressed answers (e2e)', () => {
     expect(JSON.parse(live.body.toString('utf8'))).toBeTruthy();
   });
 
+  it("leaves the service's own event stream uncompressed", async () => {
+    const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+      const req = httpGet(
+        `${t.url}/api/opal/syncs/events`,
+        { headers: { ...operatorHeaders(), 'Accept-Encoding': 'gzip, br' } },
+        (res) => {
+          resolve(res.headers);
+          req.destroy();
+        },
+      );
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ECONNRESET') reject(error);
+      });
+    });
+    expect(headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(headers['content-encoding']).toBeUndefined();
+  });
+
   it('still refuses a compressed request body with 415', async () => {
     const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(
