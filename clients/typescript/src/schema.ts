@@ -749,6 +749,44 @@ export interface components {
             sync_details: components["schemas"]["SyncDetailsDto"];
         };
         /**
+         * @description `closed`: calls go out; `open`: none do, force syncs answer 202 at once; `half_open`: one call probes OPAL.
+         * @enum {string}
+         */
+        CircuitBreakerState: "closed" | "open" | "half_open";
+        CircuitBreakerDto: {
+            /** @description `closed`: calls go out; `open`: none do, force syncs answer 202 at once; `half_open`: one call probes OPAL. */
+            state: components["schemas"]["CircuitBreakerState"];
+            /**
+             * @description The state is this instance's own.
+             * @enum {string}
+             */
+            scope: "instance";
+            /**
+             * @description False when OPAL_BREAKER_FAILURES is 0 (every call goes out).
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Consecutive failed calls to OPAL seen by this instance.
+             * @example 0
+             */
+            consecutive_failures: number;
+            /**
+             * @description OPAL_BREAKER_FAILURES: failures that open the breaker.
+             * @example 5
+             */
+            failure_threshold: number;
+            /**
+             * @description OPAL_BREAKER_COOLDOWN_MS: how long it stays open before a probe.
+             * @example 30000
+             */
+            cooldown_ms: number;
+            /** @description When it last opened (ISO-8601); null while closed. */
+            opened_at: string | null;
+            /** @description When a call may probe OPAL (ISO-8601); null while closed. */
+            probe_at: string | null;
+        };
+        /**
          * @description Workflows refused with WORKFLOW_NOT_ALLOWED.
          * @enum {string}
          */
@@ -817,51 +855,13 @@ export interface components {
             /** @description Every check, in order. */
             checks: components["schemas"]["ConfigurationCheckDto"][];
         };
-        /**
-         * @description `closed`: calls go out; `open`: none do, force syncs answer 202 at once; `half_open`: one call probes OPAL.
-         * @enum {string}
-         */
-        CircuitBreakerState: "closed" | "open" | "half_open";
-        CircuitBreakerDto: {
-            /** @description `closed`: calls go out; `open`: none do, force syncs answer 202 at once; `half_open`: one call probes OPAL. */
-            state: components["schemas"]["CircuitBreakerState"];
-            /**
-             * @description The state is this instance's own.
-             * @enum {string}
-             */
-            scope: "instance";
-            /**
-             * @description False when OPAL_BREAKER_FAILURES is 0 (every call goes out).
-             * @example true
-             */
-            enabled: boolean;
-            /**
-             * @description Consecutive failed calls to OPAL seen by this instance.
-             * @example 0
-             */
-            consecutive_failures: number;
-            /**
-             * @description OPAL_BREAKER_FAILURES: failures that open the breaker.
-             * @example 5
-             */
-            failure_threshold: number;
-            /**
-             * @description OPAL_BREAKER_COOLDOWN_MS: how long it stays open before a probe.
-             * @example 30000
-             */
-            cooldown_ms: number;
-            /** @description When it last opened (ISO-8601); null while closed. */
-            opened_at: string | null;
-            /** @description When a call may probe OPAL (ISO-8601); null while closed. */
-            probe_at: string | null;
-        };
         SyncConfigurationResponseDto: {
+            /** @description This instance's circuit breaker on OPAL. */
+            circuit_breaker: components["schemas"]["CircuitBreakerDto"];
             /** @description Which workflows may be triggered. */
             workflow_security: components["schemas"]["WorkflowSecurityDto"];
             /** @description The configuration checks. */
             configuration: components["schemas"]["SyncConfigurationDto"];
-            /** @description This instance's circuit breaker on OPAL. */
-            circuit_breaker: components["schemas"]["CircuitBreakerDto"];
             /**
              * @description The force sync route.
              * @example /api/opal/sync
@@ -1558,6 +1558,10 @@ export interface components {
             webhook_status: components["schemas"]["ReceiverHealth"];
             /** @description Whether the database answered. */
             database: components["schemas"]["DatabaseState"];
+            /** @description Where analytics reads go (the read replica or the primary) and the replica's lag. */
+            replica: components["schemas"]["ReadReplicaDto"];
+            /** @description This instance's circuit breaker on OPAL. */
+            opal_circuit_breaker: components["schemas"]["CircuitBreakerDto"];
             /**
              * @description Percent of the last hour's events that failed (event status failed or processing failed).
              * @example 0
@@ -1593,10 +1597,6 @@ export interface components {
              * @example 100
              */
             force_sync_success_rate: number | null;
-            /** @description Where analytics reads go (the read replica or the primary) and the replica's lag. */
-            replica: components["schemas"]["ReadReplicaDto"];
-            /** @description This instance's circuit breaker on OPAL. */
-            opal_circuit_breaker: components["schemas"]["CircuitBreakerDto"];
         };
         /**
          * @description How urgent the alert is.

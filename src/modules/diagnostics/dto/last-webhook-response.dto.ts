@@ -181,8 +181,10 @@ export class SystemHealthDto {
   @ApiProperty({ enum: ['up', 'down'], enumName: 'DatabaseState' })
   database: 'up' | 'down';
   /** Where analytics reads go (the read replica or the primary) and the replica's lag. */
+  @ApiProperty({ type: () => ReadReplicaDto })
   replica: ReadReplicaDto;
   /** This instance's circuit breaker on OPAL. */
+  @ApiProperty({ type: () => CircuitBreakerDto })
   opal_circuit_breaker: CircuitBreakerDto;
 }
 

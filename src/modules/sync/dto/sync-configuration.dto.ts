@@ -78,6 +78,7 @@ export class SyncConfigurationResponseDto {
   /** The configuration checks. */
   configuration: SyncConfigurationDto;
   /** This instance's circuit breaker on OPAL. */
+  @ApiProperty({ type: () => CircuitBreakerDto })
   circuit_breaker: CircuitBreakerDto;
   /**
    * The force sync route.
