@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildSignatureHeader } from '../src/common/signature';
+import { HmacService } from '../src/common/hmac.service';
 import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../src/domain/opal';
 import { WEBHOOK_PATH } from '../src/domain/routes';
 
@@ -75,6 +75,17 @@ interface Outcome {
 const REPEAT_POOL = 2048;
 const sentBodies: Buffer[] = [];
 
+/** One signer per secret: the service's own HmacService, as OPAL's side of the shared secret. */
+const signers = new Map<string, HmacService>();
+function signerFor(secret: string): HmacService {
+  let signer = signers.get(secret);
+  if (!signer) {
+    signer = new HmacService({ secrets: [secret], toleranceSeconds: 300 });
+    signers.set(secret, signer);
+  }
+  return signer;
+}
+
 function prepare(job: LoadJob, n: number): Prepared & { repeat: boolean } {
   if (job.kind === 'webhook') {
     const repeat = !!job.repeatEvery && n % job.repeatEvery === job.repeatEvery - 1 && sentBodies.length > 0;
@@ -89,7 +100,7 @@ function prepare(job: LoadJob, n: number): Prepared & { repeat: boolean } {
       body,
       headers: {
         'content-type': 'application/json',
-        'x-osa-signature': buildSignatureHeader(job.secret, body),
+        'x-osa-signature': signerFor(job.secret).sign(body),
       },
     };
   }

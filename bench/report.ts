@@ -1,6 +1,7 @@
 import type { LoadAverage, MachineState, SourceState } from './provenance';
 import type { Spread } from './stats';
 import type { LivePushResults } from './live-push';
+import type { BreakerRun } from './breaker-scenario';
 
 /** Bumped when the shape of a results file changes (the README generator refuses a shape it does not know). */
 export const RESULTS_SCHEMA = 2;
@@ -110,6 +111,39 @@ interface Latency {
 }
 
 /** The shape of a benchmark results file (scenario objects are filled by run.ts). */
+/** The circuit breaker scenario's table: force-sync answer times with OPAL down. */
+export function renderBreaker(runs: readonly BreakerRun[]): string[] {
+  const ms = (v: number | null) => (v === null ? '–' : `${v}`);
+  return [
+    'Force sync with OPAL down (one request after another; breaker off = `OPAL_BREAKER_FAILURES=0`):',
+    '',
+    ...table(
+      [
+        'OPAL down as',
+        'Breaker',
+        'Requests',
+        'p50 ms',
+        'p95 ms',
+        'max ms',
+        'p50 ms from the 6th request',
+        'Answers',
+      ],
+      runs.map((r) => [
+        r.opal_down,
+        r.breaker,
+        String(r.requests),
+        ms(r.p50_ms),
+        ms(r.p95_ms),
+        ms(r.max_ms),
+        ms(r.after_open_p50_ms),
+        Object.entries(r.statuses)
+          .map(([status, n]) => `${n} × ${status}`)
+          .join(', '),
+      ]),
+    ),
+  ];
+}
+
 export interface BenchResults {
   schema: number;
   date: string;
@@ -177,6 +211,8 @@ export interface ScenarioResults {
     queries: { name: string; p50_ms: number | null; p95_ms: number | null; returned_p50: number | null }[];
   };
   live_push?: LivePushResults;
+  /** Force-sync answer times with OPAL down, breaker off and on. */
+  opal_breaker?: BreakerRun[];
   memory: {
     peak_rss_mb: number;
     sampled_peak_rss_mb: number;
@@ -353,5 +389,6 @@ export function renderMarkdown(r: BenchResults): string {
       : []),
     ...table(['Scenario', 'Measured', 'Goal'], otherRows),
     '',
+    ...(s.opal_breaker ? [...renderBreaker(s.opal_breaker), ''] : []),
   ].join('\n');
 }

@@ -47,6 +47,14 @@ import {
   type OpenLoopRun,
 } from './report';
 import { round, spread, summarize } from './stats';
+import {
+  breakerRun,
+  forceSyncSeries,
+  refusingOpalUrl,
+  startUnresponsiveOpal,
+  type BreakerRun,
+  type OpalDownKind,
+} from './breaker-scenario';
 import { WEBHOOK_PATH } from '../src/domain/routes';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -66,6 +74,7 @@ const PLAN = QUICK
       diagRows: 20_000,
       diagSamples: 10,
       liveCeilingMs: 8_000,
+      breakerRequests: 10,
       watchdogMs: 5 * 60_000,
     }
   : {
@@ -79,6 +88,7 @@ const PLAN = QUICK
       diagRows: 1_000_000,
       diagSamples: 60,
       liveCeilingMs: 20_000,
+      breakerRequests: 30,
       watchdogMs: 30 * 60_000,
     };
 /** Every scenario, in the order they run; BENCH_SCENARIOS=<comma list> runs only those (not a published run). */
@@ -89,6 +99,7 @@ const SCENARIOS = [
   'workflow_e2e',
   'diagnostics',
   'live_push',
+  'opal_breaker',
 ] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -241,6 +252,8 @@ class Bench {
     const vmHwm = readHwm(service.pid);
     await service.stop();
     await simulator.stop();
+    // Its own service processes (breaker off and on), each on a fresh trigger table.
+    const opalBreaker = SELECTED.has('opal_breaker') ? await this.opalBreaker() : null;
     const peakMb = Math.max(mem.peak_rss_mb, mem.vm_hwm_mb, vmHwm ?? 0);
     log(`service peak RSS ${peakMb} MB`);
     if (profileArgs.length > 0) log(`CPU profile written to ${profileDir}`);
@@ -388,6 +401,7 @@ class Bench {
         ...(e2e && { workflow_e2e: e2e }),
         ...(diagnostics && { diagnostics }),
         ...(live && { live_push: live }),
+        ...(opalBreaker && { opal_breaker: opalBreaker }),
         memory: {
           peak_rss_mb: peakMb,
           sampled_peak_rss_mb: mem.peak_rss_mb,
@@ -397,6 +411,59 @@ class Bench {
       },
       goals,
     };
+  }
+
+  /**
+   * Force-sync answer times while OPAL is down, breaker off (OPAL_BREAKER_FAILURES=0) and on (5), for an OPAL
+   * that never answers and one that refuses connections. A fresh service process per run, so each starts closed.
+   */
+  private async opalBreaker(): Promise<BreakerRun[]> {
+    const runs: BreakerRun[] = [];
+    const unresponsive = await startUnresponsiveOpal();
+    try {
+      const targets: [OpalDownKind, string][] = [
+        ['unresponsive', unresponsive.url],
+        ['refusing', await refusingOpalUrl()],
+      ];
+      for (const [kind, opalUrl] of targets) {
+        for (const failures of [0, 5]) {
+          await this.sql.query('TRUNCATE workflows, agent_runs, trigger_attempts CASCADE');
+          const port = await freePort();
+          const url = `http://127.0.0.1:${port}`;
+          const service = new BenchProcess(
+            `service (breaker ${failures === 0 ? 'off' : 'on'}, OPAL ${kind})`,
+            join(DIST, 'src/main.js'),
+            {
+              ...this.serviceEnv(port, 0),
+              OPAL_WEBHOOK_URL: opalUrl,
+              OPAL_BREAKER_FAILURES: String(failures),
+              OPAL_BREAKER_COOLDOWN_MS: '600000',
+            },
+            join(this.tmp, `service-breaker-${kind}-${failures}.log`),
+            [...SERVICE_NODE_FLAGS],
+          );
+          try {
+            await service.waitReady(`${url}/api/health/ready`);
+            const series = await forceSyncSeries(
+              url,
+              OPERATOR_KEY,
+              PLAN.breakerRequests,
+              `${kind}-${failures}`,
+            );
+            const run = breakerRun(kind, failures, series);
+            log(
+              `opal_breaker: OPAL ${kind}, breaker ${run.breaker}: p50 ${run.p50_ms} ms, p95 ${run.p95_ms} ms, from the 6th request p50 ${run.after_open_p50_ms} ms`,
+            );
+            runs.push(run);
+          } finally {
+            await service.stop();
+          }
+        }
+      }
+    } finally {
+      await unresponsive.close();
+    }
+    return runs;
   }
 
   async cleanup(): Promise<void> {

@@ -3,6 +3,7 @@ import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
 import { ThrottlingModule } from './policy/throttling.module';
 import { AppConfigModule } from './config/config.module';
+import { HmacModule } from './common/hmac.service';
 import type { Settings } from './config/settings';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -23,6 +24,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(settings),
+        HmacModule,
         // First, so that the OpenAPI document lists the receiver first (Express matches it first whatever the order:
         // configureApp puts its routes in front).
         WebhooksModule,

@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppError } from './common/app-error';
 import { clientErrorHandler } from './common/client-error';
+import { answerCompression } from './common/compression';
 import { enableGracefulShutdown, ShutdownState } from './common/graceful-shutdown';
 import { expressErrorHandler, requestBodyGate, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger, type LogFormat } from './common/json-logger';
@@ -108,6 +109,8 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
     }),
   );
   express.use(requestBodyGate());
+  // Answers over 1 KiB compressed when the client accepts it; never streams, never the receiver's tiny answers.
+  express.use(answerCompression([WEBHOOK_PATH]));
   express.use(expressErrorHandler());
   express.getHttpServer().on('clientError', clientErrorHandler());
 

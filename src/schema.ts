@@ -1,4 +1,5 @@
 import { AUDIT_ENTITIES } from './audit/audit.module';
+import { DATABASE_ENTITIES } from './database/replica-heartbeat.entity';
 import { JOBS_ENTITIES } from './jobs/jobs.module';
 import { SYNC_ENTITIES } from './modules/sync/sync.module';
 import { WEBHOOKS_ENTITIES } from './modules/webhooks/webhooks.module';
@@ -14,4 +15,5 @@ export const SCHEMA_ENTITIES = [
   ...SYNC_ENTITIES,
   ...AUDIT_ENTITIES,
   ...JOBS_ENTITIES,
+  ...DATABASE_ENTITIES,
 ];

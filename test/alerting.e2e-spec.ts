@@ -167,6 +167,7 @@ describe('deploy/prometheus/alerts.yml', () => {
       AgentSuccessRateLow: 'warning',
       WorkflowDurationSlow: 'warning',
       EventProcessingSuccessLow: 'warning',
+      OpalCircuitBreakerOpen: 'warning',
     });
     for (const rule of rules)
       expect([rule.alert, rule.labels.service]).toEqual([rule.alert, 'opal-force-sync']);

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { buildSignatureHeader } from '../src/common/signature';
+import { testHmac } from './support/hmac';
 import { createTestApp, resetDatabase, TEST_WEBHOOK_SECRET, type TestApp } from './support/app';
 import { seedEvent } from './support/seed';
 import { WEBHOOK_PATH } from './support/webhooks';
@@ -178,7 +178,7 @@ describe('data hardening (e2e)', () => {
         request(t.url)
           .post(WEBHOOK_PATH)
           .set('Content-Type', 'application/json')
-          .set('X-OSA-Signature', buildSignatureHeader(TEST_WEBHOOK_SECRET, text, Date.now()))
+          .set('X-OSA-Signature', testHmac(TEST_WEBHOOK_SECRET).sign(text, Date.now()))
           .send(text);
       const odd = await post(
         '{"event_type":"workflow_started","workflow_id":"w-time","timestamp":"9999-12-31T23:59:59-15:00"}',

@@ -5,6 +5,27 @@ import { createSeededTestApp, seedEvent, seedEventStream, seedRejected, seedWork
 
 const PATH = '/api/diagnostics/last-webhook';
 
+/** No DATABASE_READ_URL in these apps: every read on the primary. */
+const NO_REPLICA = {
+  configured: false,
+  serving: 'primary',
+  state: 'not_configured',
+  lag_seconds: null,
+  max_lag_seconds: null,
+  checked_at: null,
+};
+/** The default breaker (5 failures, 30 s), closed: nothing failed. */
+const CLOSED_BREAKER = {
+  enabled: true,
+  state: 'closed',
+  consecutive_failures: 0,
+  failure_threshold: 5,
+  cooldown_ms: 30000,
+  opened_at: null,
+  probe_at: null,
+  scope: 'instance',
+};
+
 describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
   let t: TestApp;
   const get = (query: string) => request(t.url).get(`${PATH}${query}`).set(operatorHeaders());
@@ -476,6 +497,8 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         agent_success_rate: null,
         p95_workflow_duration_ms: null,
         database: 'up',
+        replica: NO_REPLICA,
+        opal_circuit_breaker: CLOSED_BREAKER,
       });
       expect(res.body.alerts).toEqual([
         {
@@ -520,6 +543,8 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         agent_success_rate: null,
         p95_workflow_duration_ms: null,
         database: 'up',
+        replica: NO_REPLICA,
+        opal_circuit_breaker: CLOSED_BREAKER,
       });
       expect(res.body.alerts).toEqual([]);
     });

@@ -1,6 +1,6 @@
 import { request as httpRequest, Agent } from 'node:http';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { buildSignatureHeader } from '../src/common/signature';
+import { testHmac } from './support/hmac';
 import {
   createTestApp,
   resetDatabase,
@@ -314,7 +314,7 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
           if (op.path === '/api/webhooks/opal-workflow' && random() < 0.6) {
             headers['X-OSA-Signature'] =
               random() < 0.8
-                ? buildSignatureHeader(TEST_WEBHOOK_SECRET, text, Date.now())
+                ? testHmac(TEST_WEBHOOK_SECRET).sign(text, Date.now())
                 : pick(['', 't=abc,v1=zz', `t=${Date.now()}`, 'v1=' + '0'.repeat(64), 'x'.repeat(5000)]);
           }
         }
@@ -378,7 +378,7 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
           'Content-Encoding': encoding,
         };
         if (op.path === '/api/webhooks/opal-workflow') {
-          headers['X-OSA-Signature'] = buildSignatureHeader(TEST_WEBHOOK_SECRET, plain, Date.now());
+          headers['X-OSA-Signature'] = testHmac(TEST_WEBHOOK_SECRET).sign(plain, Date.now());
         }
         const res = await send(op.method, concrete(op), headers, compress(encoding.toLowerCase(), plain));
         const body = errorBodyOf(res.text);
@@ -461,7 +461,7 @@ describe('fuzz driven by the served OpenAPI document (e2e)', () => {
         '/api/webhooks/opal-workflow',
         {
           'Content-Type': 'application/json',
-          'X-OSA-Signature': buildSignatureHeader(TEST_WEBHOOK_SECRET, text, Date.now()),
+          'X-OSA-Signature': testHmac(TEST_WEBHOOK_SECRET).sign(text, Date.now()),
         },
         Buffer.from(text),
       );

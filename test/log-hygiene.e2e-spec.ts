@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { buildSignatureHeader } from '../src/common/signature';
+import { testHmac } from './support/hmac';
 import {
   createTestApp,
   resetDatabase,
@@ -54,7 +54,7 @@ describe('log hygiene with OPAL_DEBUG_MODE=true (e2e)', () => {
 
   const as = (key: string) => ({ Authorization: `Bearer ${key}` });
   const signed = (secret: string, body: string) => {
-    const header = buildSignatureHeader(secret, body, Date.now());
+    const header = testHmac(secret).sign(body, Date.now());
     signatures.push(header, header.replace(/^.*v1=/, ''));
     return postSigned(t.url, body, { signature: header });
   };

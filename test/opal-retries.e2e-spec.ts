@@ -12,6 +12,7 @@ import {
   TEST_WEBHOOK_SECRET,
   type TestApp,
 } from './support/app';
+import { testHmac } from './support/hmac';
 import { waitFor } from './support/wait';
 
 interface WorkflowRow {
@@ -114,7 +115,7 @@ describe('OPAL refusing the key (e2e)', () => {
   beforeAll(async () => {
     wrongKeyOpal = new OpalSimulator({
       authKey: `another-key-${'z'.repeat(32)}`,
-      webhookSecret: TEST_WEBHOOK_SECRET,
+      hmac: testHmac(TEST_WEBHOOK_SECRET),
       agentDelayMs: 0,
       failAgents: [],
       triggerFailures: 0,

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { buildSignatureHeader } from '../src/common/signature';
+import { testHmac } from './support/hmac';
 import {
   createTestApp,
   freePort,
@@ -194,7 +194,7 @@ describe('request hardening (e2e)', () => {
         {
           ...JSON_TYPE,
           'Content-Encoding': 'gzip',
-          'X-OSA-Signature': buildSignatureHeader(TEST_WEBHOOK_SECRET, inflated, Date.now()),
+          'X-OSA-Signature': testHmac(TEST_WEBHOOK_SECRET).sign(inflated, Date.now()),
         },
         gzip,
       );
@@ -269,7 +269,7 @@ describe('request hardening (e2e)', () => {
   describe('routes match exactly, so every path gets the body rules of its own route', () => {
     const signedForm = (text: string) => ({
       'Content-Type': 'application/x-www-form-urlencoded',
-      'X-OSA-Signature': buildSignatureHeader(TEST_WEBHOOK_SECRET, text, Date.now()),
+      'X-OSA-Signature': testHmac(TEST_WEBHOOK_SECRET).sign(text, Date.now()),
     });
 
     it('answers variants of the receiver 404 and stores nothing', async () => {
@@ -305,7 +305,7 @@ describe('request hardening (e2e)', () => {
         t.port,
         'POST',
         WEBHOOK_PATH,
-        { ...JSON_TYPE, 'X-OSA-Signature': buildSignatureHeader(TEST_WEBHOOK_SECRET, large, Date.now()) },
+        { ...JSON_TYPE, 'X-OSA-Signature': testHmac(TEST_WEBHOOK_SECRET).sign(large, Date.now()) },
         Buffer.from(large),
       );
       expect(accepted.status).toBe(202);

@@ -25,6 +25,7 @@ describe('database schema (e2e)', () => {
       'idempotency_keys',
       'job_leases',
       'rejected_deliveries',
+      'replica_heartbeat',
       'trigger_attempts',
       'webhook_events',
       'workflows',

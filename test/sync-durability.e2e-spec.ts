@@ -12,6 +12,7 @@ import {
   TEST_WEBHOOK_SECRET,
   type TestApp,
 } from './support/app';
+import { testHmac } from './support/hmac';
 import { testDatabaseUrl } from './support/database';
 import { ServiceProcess } from './support/service-process';
 import { waitFor } from './support/wait';
@@ -20,7 +21,7 @@ import { waitFor } from './support/wait';
 function opalOn(port: number): OpalSimulator {
   return new OpalSimulator({
     authKey: TEST_OPAL_KEY,
-    webhookSecret: TEST_WEBHOOK_SECRET,
+    hmac: testHmac(TEST_WEBHOOK_SECRET),
     agentDelayMs: 0,
     failAgents: [],
     triggerFailures: 0,

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { jest } from '@jest/globals';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { buildSignatureHeader } from '../src/common/signature';
+import { testHmac } from './support/hmac';
 import { buildDataSourceOptions, runMigrationsLocked } from '../src/database/data-source-options';
 import { OPAL_AGENTS } from '../src/domain/opal';
 import { EventProcessorService } from '../src/modules/webhooks/event-processor.service';
@@ -381,7 +381,7 @@ function deliver(baseUrl: string, body: string): Promise<number | 'lost'> {
         headers: {
           'Content-Type': 'application/json',
           'Content-Length': String(Buffer.byteLength(body)),
-          'X-OSA-Signature': buildSignatureHeader(TEST_WEBHOOK_SECRET, body),
+          'X-OSA-Signature': testHmac(TEST_WEBHOOK_SECRET).sign(body),
         },
       },
       (res) => {

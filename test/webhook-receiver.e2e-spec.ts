@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import request from 'supertest';
 import { WebhookEventsRepository } from '../src/modules/webhooks/webhook-events.repository';
-import { buildSignatureHeader } from '../src/common/signature';
+import { testHmac } from './support/hmac';
 import { resetDatabase, TEST_WEBHOOK_SECRET, type TestApp } from './support/app';
 import { createWebhookTestApp, postSigned, WEBHOOK_PATH } from './support/webhooks';
 
@@ -84,7 +84,7 @@ describe('webhook receiver (e2e)', () => {
       const signed = eventBody();
       const tampered = signed.replace('workflow_started', 'workflow_failed');
       const res = await postSigned(t.url, tampered, {
-        signature: buildSignatureHeader(TEST_WEBHOOK_SECRET, signed),
+        signature: testHmac(TEST_WEBHOOK_SECRET).sign(signed),
       });
       expectSignatureRejected(res);
     });
@@ -94,7 +94,7 @@ describe('webhook receiver (e2e)', () => {
       const reserialised = JSON.stringify(JSON.parse(signed), null, 1);
       expectSignatureRejected(
         await postSigned(t.url, reserialised, {
-          signature: buildSignatureHeader(TEST_WEBHOOK_SECRET, signed),
+          signature: testHmac(TEST_WEBHOOK_SECRET).sign(signed),
         }),
       );
     });
@@ -125,7 +125,7 @@ describe('webhook receiver (e2e)', () => {
     it('refuses missing and malformed headers with the same answer', async () => {
       const body = eventBody();
       const now = Date.now();
-      const good = buildSignatureHeader(TEST_WEBHOOK_SECRET, body, now);
+      const good = testHmac(TEST_WEBHOOK_SECRET).sign(body, now);
       const hex = good.split('v1=')[1];
       const headers: (string | null)[] = [
         null,
@@ -151,7 +151,7 @@ describe('webhook receiver (e2e)', () => {
     it('accepts parts in any order, extra parts, and several v1 parts of which one matches', async () => {
       const body = eventBody();
       const now = Date.now();
-      const hex = buildSignatureHeader(TEST_WEBHOOK_SECRET, body, now).split('v1=')[1];
+      const hex = testHmac(TEST_WEBHOOK_SECRET).sign(body, now).split('v1=')[1];
       await postSigned(t.url, body, {
         signature: `v1=${'0'.repeat(64)}, v0=old, v1=${hex} ,t=${now}`,
       }).expect(202);

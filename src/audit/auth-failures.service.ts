@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AnalyticsReader } from '../database/analytics-reader';
 
 export type AuthFailureReason = 'missing_key' | 'invalid_key';
 
@@ -22,7 +23,11 @@ const MAX_CLIENT_IP_LENGTH = 64;
  */
 @Injectable()
 export class AuthFailuresService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    /** The alert's count is an analytics read: the read replica when it serves, else the primary. */
+    private readonly reader: AnalyticsReader,
+  ) {}
 
   async record(failure: AuthFailure): Promise<void> {
     await this.dataSource.query(
@@ -49,7 +54,7 @@ export class AuthFailuresService {
    * entirely, so the window is at most a minute longer than stated, never shorter.
    */
   async countSince(minutes: number): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
+    const rows: { n: number }[] = await this.reader.query(
       `SELECT coalesce(sum(count), 0)::int AS n FROM auth_failures
         WHERE bucket >= date_trunc('minute', now() - $1::int * interval '1 minute')`,
       [minutes],

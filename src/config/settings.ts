@@ -47,6 +47,11 @@ export interface Settings {
   dataDir: string;
   databaseUrl: string | null;
   dbPoolSize: number;
+  /**
+   * An optional read replica for analytics reads (diagnostics pages, lists, figures, gauges); null = every read on
+   * the primary. Reads go back to the primary while it is down or lags more than `maxLagSeconds`.
+   */
+  readReplica: { url: string; maxLagSeconds: number } | null;
   debug: boolean;
   /** `pretty` (readable lines) when stdout is a terminal, `json` otherwise; LOG_FORMAT overrides. */
   logFormat: 'json' | 'pretty';
@@ -62,6 +67,10 @@ export interface Settings {
     retryMaxDelayMs: number;
     maxAttempts: number;
     forceSyncResponseBudgetMs: number;
+    /** Per-instance circuit breaker on calls to OPAL: opens after this many consecutive failures; 0 = off. */
+    breakerFailures: number;
+    /** How long an open breaker refuses calls before one probe may go. */
+    breakerCooldownMs: number;
   };
   simulator: {
     agentDelayMs: number;
@@ -106,6 +115,10 @@ export const ENV_VARIABLES: Record<string, string> = {
   DATA_DIR: 'folder for the embedded PostgreSQL and generated development secrets (default .data)',
   DATABASE_URL: 'PostgreSQL URL; unset outside production = embedded PostgreSQL in DATA_DIR',
   DB_POOL_SIZE: 'connections in the pool (default 10)',
+  DATABASE_READ_URL:
+    'PostgreSQL URL of a read replica for analytics reads (diagnostics, lists, figures, gauges); unset = primary',
+  READ_REPLICA_MAX_LAG_SECONDS:
+    'reads go back to the primary while the replica lags more than this (default 30)',
   OPAL_DEBUG_MODE: 'true adds debug log lines (still masked)',
   LOG_FORMAT:
     'json | pretty (default: pretty when stdout is a terminal, json otherwise); secrets masked in both',
@@ -117,6 +130,9 @@ export const ENV_VARIABLES: Record<string, string> = {
   OPAL_RETRY_MAX_DELAY_MS: 'retry backoff cap (default 60000)',
   OPAL_MAX_ATTEMPTS: 'attempts per trigger (default 6)',
   FORCE_SYNC_RESPONSE_BUDGET_MS: 'how long a force sync waits for OPAL before answering 202 (default 1500)',
+  OPAL_BREAKER_FAILURES:
+    'circuit breaker: consecutive failed calls to OPAL that open it, per instance (default 5; 0 = off)',
+  OPAL_BREAKER_COOLDOWN_MS: 'circuit breaker: how long it stays open before one probe call (default 30000)',
   OPAL_SIMULATOR_AGENT_DELAY_MS: 'simulator: delay per agent (default 300)',
   OPAL_SIMULATOR_FAIL_AGENTS: 'simulator: comma-separated agent ids that fail',
   OPAL_SIMULATOR_TRIGGER_FAILURES: 'simulator: first N trigger calls answer 503 (default 0)',
@@ -306,6 +322,8 @@ export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = f
   const baseUrl = (baseUrlRaw ?? `http://localhost:${port}`).replace(/\/+$/, '');
 
   const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const readReplicaUrl = r.url('DATABASE_READ_URL', ['postgres:', 'postgresql:']);
+  const readReplicaMaxLag = r.int('READ_REPLICA_MAX_LAG_SECONDS', 30, 1, 86400);
   if (isProduction && databaseUrl === null) r.problems.push('DATABASE_URL is required in production');
 
   const opalWebhookUrl = r.url('OPAL_WEBHOOK_URL', isProduction ? ['https:'] : ['http:', 'https:']);
@@ -372,6 +390,7 @@ export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = f
     dataDir,
     databaseUrl,
     dbPoolSize: r.int('DB_POOL_SIZE', 10, 1, 200),
+    readReplica: readReplicaUrl === null ? null : { url: readReplicaUrl, maxLagSeconds: readReplicaMaxLag },
     debug: r.bool('OPAL_DEBUG_MODE', false),
     logFormat: logFormatOf(r, terminal),
     opal: {
@@ -384,6 +403,8 @@ export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = f
       retryMaxDelayMs: r.int('OPAL_RETRY_MAX_DELAY_MS', 60000, 1, 86400000),
       maxAttempts: r.int('OPAL_MAX_ATTEMPTS', 6, 1, 100),
       forceSyncResponseBudgetMs: r.int('FORCE_SYNC_RESPONSE_BUDGET_MS', 1500, 50, 60000),
+      breakerFailures: r.int('OPAL_BREAKER_FAILURES', 5, 0, 1000),
+      breakerCooldownMs: r.int('OPAL_BREAKER_COOLDOWN_MS', 30000, 100, 3600000),
     },
     simulator: {
       agentDelayMs: r.int('OPAL_SIMULATOR_AGENT_DELAY_MS', 300, 0, 600000),

@@ -2,7 +2,9 @@ import { Global, Injectable, Logger, Module, type OnApplicationShutdown } from '
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { AnalyticsReader } from './analytics-reader';
 import { buildDataSourceOptions, runMigrationsLocked } from './data-source-options';
+import { DATABASE_ENTITIES } from './replica-heartbeat.entity';
 import { EmbeddedDatabase } from './embedded-database';
 
 /** Owns the embedded PostgreSQL (when DATABASE_URL is unset) and stops it after the pool has closed. */
@@ -63,7 +65,10 @@ class DatabaseRuntimeModule {}
         return dataSource;
       },
     }),
+    TypeOrmModule.forFeature(DATABASE_ENTITIES),
   ],
+  providers: [AnalyticsReader],
+  exports: [AnalyticsReader],
 })
 export class DatabaseModule {
   constructor(runtime: DatabaseRuntime, dataSource: DataSource) {

@@ -7,6 +7,7 @@ import { AuthFailureCounters1796184087963 } from '../../migrations/1796184087963
 import { IdempotencyKeysPerCaller1796184528271 } from '../../migrations/1796184528271-IdempotencyKeysPerCaller';
 import { JobLeaseExpiry1796184958072 } from '../../migrations/1796184958072-JobLeaseExpiry';
 import { RelinkIndexes1796190000000 } from '../../migrations/1796190000000-RelinkIndexes';
+import { ReplicaHeartbeat1796300000000 } from '../../migrations/1796300000000-ReplicaHeartbeat';
 
 /** Every migration, in order. Listed explicitly so that builds and tests load the same classes. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   IdempotencyKeysPerCaller1796184528271,
   JobLeaseExpiry1796184958072,
   RelinkIndexes1796190000000,
+  ReplicaHeartbeat1796300000000,
 ];

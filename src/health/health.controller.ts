@@ -30,6 +30,8 @@ export class HealthController {
       () => this.db.pingCheck('database', { timeout: 3000 }),
       () => this.indicators.backlog('event_processing'),
       () => this.indicators.opalConfiguration('opal_configuration'),
+      () => this.indicators.readReplica('read_replica'),
+      () => this.indicators.opalCircuitBreaker('opal_circuit_breaker'),
     ]);
   }
 

@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { AnalyticsReader } from '../database/analytics-reader';
 import { MetricsService } from '../metrics/metrics.service';
 import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
 import { WorkflowsService } from '../modules/workflows/workflows.service';
@@ -16,6 +17,7 @@ export class MetricsSampler implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly events: WebhookEventsService,
     private readonly workflows: WorkflowsService,
+    private readonly reader: AnalyticsReader,
   ) {}
 
   onModuleInit(): void {
@@ -23,6 +25,10 @@ export class MetricsSampler implements OnModuleInit {
   }
 
   async sample(): Promise<void> {
+    const replica = this.reader.status();
+    this.metrics.replicaServing.set(replica.serving === 'replica' ? 1 : 0);
+    if (replica.lag_seconds === null) this.metrics.replicaLag.reset();
+    else this.metrics.replicaLag.set(replica.lag_seconds);
     try {
       const [backlog, active] = await Promise.all([this.events.backlog(), this.workflows.activeWorkflows()]);
       this.metrics.processingBacklog.set(backlog);

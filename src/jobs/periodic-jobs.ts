@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
+import { AnalyticsReader, REPLICA_CHECK_INTERVAL_MS } from '../database/analytics-reader';
 import { MaintenanceService } from '../modules/diagnostics/maintenance.service';
 import { IdempotencyService } from '../modules/sync/idempotency.service';
 import { TriggerDispatcherService } from '../modules/sync/trigger-dispatcher.service';
@@ -47,7 +48,17 @@ export class PeriodicJobs {
     private readonly workflowState: WorkflowStateService,
     private readonly idempotency: IdempotencyService,
     private readonly maintenance: MaintenanceService,
+    private readonly reader: AnalyticsReader,
   ) {}
+
+  /**
+   * With a read replica: the heartbeat on the primary and the replica's lag, on every instance (each decides for
+   * itself where its analytics reads go).
+   */
+  @Interval('read_replica_check', REPLICA_CHECK_INTERVAL_MS)
+  checkReadReplica(): Promise<boolean> {
+    return this.runner.runLocal('read_replica_check', () => this.reader.tick());
+  }
 
   /** Sends the calls to OPAL that are due (retries, and triggers a crashed instance left behind). */
   @Interval('trigger_dispatch', TRIGGER_POLL_MS)

@@ -10,6 +10,8 @@ export const WORKFLOW_DURATION_BUCKETS = [5, 15, 30, 60, 120, 180, 240, 300, 480
 export const WEBHOOK_PROCESSING_RESULTS = ['processed', 'failed', 'unmatched'] as const;
 export type WebhookProcessingResult = (typeof WEBHOOK_PROCESSING_RESULTS)[number];
 
+const BREAKER_STATES = ['closed', 'open', 'half_open'] as const;
+
 /** The service's Prometheus series. One registry per app instance (tests boot several apps in one process). */
 @Injectable()
 export class MetricsService {
@@ -73,6 +75,18 @@ export class MetricsService {
   readonly databaseUp = new Gauge({
     name: 'database_up',
     help: '1 when the scrape-time database sample succeeded, 0 when the database was unreachable',
+    registers: [this.registry],
+    collect: () => this.sample(),
+  });
+  readonly replicaLag = new Gauge({
+    name: 'database_replica_lag_seconds',
+    help: 'Age of the newest heartbeat the read replica has applied (absent without a replica or a reading)',
+    registers: [this.registry],
+    collect: () => this.sample(),
+  });
+  readonly replicaServing = new Gauge({
+    name: 'database_replica_serving_reads',
+    help: '1 while analytics reads go to the read replica, 0 while they go to the primary',
     registers: [this.registry],
     collect: () => this.sample(),
   });
@@ -152,6 +166,34 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly opalBreakerState = new Gauge({
+    name: 'opal_circuit_breaker_state',
+    help: "This instance's circuit breaker on OPAL: 1 for its current state (closed, open, half_open), else 0",
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const { state } = this.breakerReader();
+      for (const s of BREAKER_STATES) this.opalBreakerState.set({ state: s }, s === state ? 1 : 0);
+    },
+  });
+  readonly opalBreakerFailures: Gauge = new Gauge({
+    name: 'opal_circuit_breaker_consecutive_failures',
+    help: 'Consecutive failed calls to OPAL seen by this instance',
+    registers: [this.registry],
+    collect: () => {
+      this.opalBreakerFailures.set(this.breakerReader().failures);
+    },
+  });
+  readonly opalBreakerShortCircuits = new Counter({
+    name: 'opal_circuit_breaker_short_circuits_total',
+    help: 'Force syncs and triggers answered at once (retry scheduled) because the breaker was open',
+    registers: [this.registry],
+  });
+
+  private breakerReader: () => { state: (typeof BREAKER_STATES)[number]; failures: number } = () => ({
+    state: 'closed',
+    failures: 0,
+  });
   private sampler: (() => Promise<void>) | null = null;
   private sampling: Promise<void> | null = null;
 
@@ -160,6 +202,7 @@ export class MetricsService {
     // Series that alert rules compare against zero must exist before their first event.
     for (const result of ['accepted', 'duplicate'] as const) this.webhookEvents.inc({ result }, 0);
     this.webhookEvents.inc({ result: 'rejected', reason: 'signature_invalid' }, 0);
+    this.opalBreakerShortCircuits.inc(0);
     for (const outcome of ['accepted', 'retry_scheduled', 'rejected', 'configuration_error'] as const) {
       this.forceSyncOutcomes.inc({ endpoint: 'force_sync', outcome }, 0);
     }
@@ -170,6 +213,11 @@ export class MetricsService {
       for (const status of FINISHED_AGENT_STATUSES) this.agentRunsFinished.inc({ agent, status }, 0);
     }
     for (const result of WEBHOOK_PROCESSING_RESULTS) this.webhookEventsProcessed.inc({ result }, 0);
+  }
+
+  /** Installs the reader of the OPAL circuit breaker's state (the opal module's breaker). */
+  setBreakerReader(reader: () => { state: (typeof BREAKER_STATES)[number]; failures: number }): void {
+    this.breakerReader = reader;
   }
 
   /** Installs the scrape-time database sample (backlog, active workflows, database_up). */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
-import { buildSignatureHeader } from '../../src/common/signature';
+import { testHmac } from './hmac';
 import type { Env } from '../../src/config/settings';
 import { OPAL_AGENTS } from '../../src/domain/opal';
 import { EVENT_PROCESSOR_OPTIONS } from '../../src/modules/webhooks/event-processor.service';
@@ -24,7 +24,7 @@ export interface SignedPostOptions {
 export function postSigned(baseUrl: string, body: string, options: SignedPostOptions = {}): request.Test {
   const signature =
     options.signature === undefined
-      ? buildSignatureHeader(options.secret ?? TEST_WEBHOOK_SECRET, body, options.t ?? Date.now())
+      ? testHmac(options.secret ?? TEST_WEBHOOK_SECRET).sign(body, options.t ?? Date.now())
       : options.signature;
   let req = request(baseUrl)
     .post(WEBHOOK_PATH)

@@ -749,6 +749,44 @@ export interface components {
             sync_details: components["schemas"]["SyncDetailsDto"];
         };
         /**
+         * @description `closed`: calls go out; `open`: none do, force syncs answer 202 at once; `half_open`: one call probes OPAL.
+         * @enum {string}
+         */
+        CircuitBreakerState: "closed" | "open" | "half_open";
+        CircuitBreakerDto: {
+            /** @description `closed`: calls go out; `open`: none do, force syncs answer 202 at once; `half_open`: one call probes OPAL. */
+            state: components["schemas"]["CircuitBreakerState"];
+            /**
+             * @description The state is this instance's own.
+             * @enum {string}
+             */
+            scope: "instance";
+            /**
+             * @description False when OPAL_BREAKER_FAILURES is 0 (every call goes out).
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Consecutive failed calls to OPAL seen by this instance.
+             * @example 0
+             */
+            consecutive_failures: number;
+            /**
+             * @description OPAL_BREAKER_FAILURES: failures that open the breaker.
+             * @example 5
+             */
+            failure_threshold: number;
+            /**
+             * @description OPAL_BREAKER_COOLDOWN_MS: how long it stays open before a probe.
+             * @example 30000
+             */
+            cooldown_ms: number;
+            /** @description When it last opened (ISO-8601); null while closed. */
+            opened_at: string | null;
+            /** @description When a call may probe OPAL (ISO-8601); null while closed. */
+            probe_at: string | null;
+        };
+        /**
          * @description Workflows refused with WORKFLOW_NOT_ALLOWED.
          * @enum {string}
          */
@@ -818,6 +856,8 @@ export interface components {
             checks: components["schemas"]["ConfigurationCheckDto"][];
         };
         SyncConfigurationResponseDto: {
+            /** @description This instance's circuit breaker on OPAL. */
+            circuit_breaker: components["schemas"]["CircuitBreakerDto"];
             /** @description Which workflows may be triggered. */
             workflow_security: components["schemas"]["WorkflowSecurityDto"];
             /** @description The configuration checks. */
@@ -1477,11 +1517,51 @@ export interface components {
          * @enum {string}
          */
         DatabaseState: "up" | "down";
+        /**
+         * @description Where analytics reads go now: the replica, or the primary (none configured, or it fell back).
+         * @enum {string}
+         */
+        ReadTarget: "replica" | "primary";
+        /**
+         * @description `up`; `lagging` (behind more than READ_REPLICA_MAX_LAG_SECONDS); `down` (unreachable); `not_configured`.
+         * @enum {string}
+         */
+        ReplicaState: "up" | "lagging" | "down" | "not_configured";
+        ReadReplicaDto: {
+            /** @description Where analytics reads go now: the replica, or the primary (none configured, or it fell back). */
+            serving: components["schemas"]["ReadTarget"];
+            /** @description `up`; `lagging` (behind more than READ_REPLICA_MAX_LAG_SECONDS); `down` (unreachable); `not_configured`. */
+            state: components["schemas"]["ReplicaState"];
+            /**
+             * @description True when DATABASE_READ_URL is set.
+             * @example true
+             */
+            configured: boolean;
+            /**
+             * @description Replication lag in seconds (age of the newest heartbeat the replica applied); null when unknown.
+             * @example 0.4
+             */
+            lag_seconds: number | null;
+            /**
+             * @description READ_REPLICA_MAX_LAG_SECONDS; null without a replica.
+             * @example 30
+             */
+            max_lag_seconds: number | null;
+            /**
+             * @description When the replica was last checked (ISO-8601).
+             * @example 2026-03-02T10:15:30.000Z
+             */
+            checked_at: string | null;
+        };
         SystemHealthDto: {
             /** @description The receiver's overall state. */
             webhook_status: components["schemas"]["ReceiverHealth"];
             /** @description Whether the database answered. */
             database: components["schemas"]["DatabaseState"];
+            /** @description Where analytics reads go (the read replica or the primary) and the replica's lag. */
+            replica: components["schemas"]["ReadReplicaDto"];
+            /** @description This instance's circuit breaker on OPAL. */
+            opal_circuit_breaker: components["schemas"]["CircuitBreakerDto"];
             /**
              * @description Percent of the last hour's events that failed (event status failed or processing failed).
              * @example 0
@@ -1545,7 +1625,7 @@ export interface components {
          * @description The alert rule (see the runbook).
          * @enum {string}
          */
-        AlertRule: "force_sync_success_rate" | "no_webhook_events" | "database_unreachable" | "auth_failures" | "force_sync_response_time" | "processing_backlog" | "signature_failure_rate" | "workflow_success_rate" | "agent_success_rate" | "workflow_duration_p95" | "event_processing_success_rate";
+        AlertRule: "force_sync_success_rate" | "no_webhook_events" | "database_unreachable" | "auth_failures" | "force_sync_response_time" | "processing_backlog" | "signature_failure_rate" | "workflow_success_rate" | "agent_success_rate" | "workflow_duration_p95" | "event_processing_success_rate" | "opal_circuit_breaker_open";
         AlertDto: {
             /** @description How urgent the alert is. */
             severity: components["schemas"]["AlertSeverity"];

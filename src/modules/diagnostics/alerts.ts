@@ -1,7 +1,8 @@
 import type { AlertThresholds } from '../../config/settings';
 import { signatureFailureRate } from '../webhooks/webhook-events.service';
 import type { ServiceLevelFigures, ServiceLevelWindow } from '../workflows/workflows.service';
-import type { AlertDto, SystemHealthDto } from './dto/last-webhook-response.dto';
+import type { CircuitBreakerDto } from '../opal/dto/circuit-breaker.dto';
+import type { AlertDto, ReadReplicaDto, SystemHealthDto } from './dto/last-webhook-response.dto';
 
 /** Raw figures read from the database in one round trip (null everywhere when it is unreachable). */
 export interface HealthFigures {
@@ -30,6 +31,12 @@ export interface HealthFigures {
   serviceLevels: ServiceLevelFigures;
 }
 
+/** What this instance knows without the database: where its analytics reads go, and its breaker on OPAL. */
+export interface InstanceState {
+  replica: ReadReplicaDto;
+  breaker: CircuitBreakerDto;
+}
+
 function percent(part: number, whole: number): number {
   return whole === 0 ? 0 : Math.round((10000 * part) / whole) / 100;
 }
@@ -39,9 +46,15 @@ function roundMs(value: number | null): number | null {
 }
 
 /** The alert rules of the contract (section 7), thresholds from ALERT_* settings. Pure, so it is unit-tested. */
-export function evaluateAlerts(f: HealthFigures | null, t: AlertThresholds): AlertDto[] {
+export function evaluateAlerts(
+  f: HealthFigures | null,
+  t: AlertThresholds,
+  instance: InstanceState | null = null,
+): AlertDto[] {
+  const breakerAlert = instance === null ? [] : circuitBreakerAlert(instance.breaker);
   if (f === null || f.database === 'down') {
     return [
+      ...breakerAlert,
       {
         severity: 'critical',
         rule: 'database_unreachable',
@@ -51,7 +64,7 @@ export function evaluateAlerts(f: HealthFigures | null, t: AlertThresholds): Ale
       },
     ];
   }
-  const alerts: AlertDto[] = [];
+  const alerts: AlertDto[] = [...breakerAlert];
   const successRate = forceSyncSuccessRate(f);
   if (f.forceSyncFinished > 0 && successRate < t.forceSyncSuccessRateMin) {
     alerts.push({
@@ -183,10 +196,46 @@ function eventProcessingSuccessRate(f: HealthFigures): number | null {
   return handled === 0 ? null : percent(f.processedLastHour, handled);
 }
 
+/** Warning while this instance's breaker is not closed: OPAL keeps failing, force syncs are only scheduled. */
+function circuitBreakerAlert(breaker: CircuitBreakerDto): AlertDto[] {
+  if (!breaker.enabled || breaker.state === 'closed') return [];
+  return [
+    {
+      severity: 'warning',
+      rule: 'opal_circuit_breaker_open',
+      message: `OPAL circuit breaker ${breaker.state.replace('_', '-')} on this instance after ${breaker.consecutive_failures} consecutive failed calls: force syncs are scheduled, not sent`,
+      value: breaker.consecutive_failures,
+      threshold: breaker.failure_threshold,
+    },
+  ];
+}
+
 function forceSyncSuccessRate(f: HealthFigures): number {
   // No finished force sync in the window: nothing failed, so the rate is 100 (and the alert stays quiet).
   return f.forceSyncFinished === 0 ? 100 : percent(f.forceSyncAccepted, f.forceSyncFinished);
 }
+
+/** For callers without an instance (unit tests of the figures): no replica, breaker off. */
+export const NO_INSTANCE_STATE: InstanceState = {
+  replica: {
+    configured: false,
+    serving: 'primary',
+    state: 'not_configured',
+    lag_seconds: null,
+    max_lag_seconds: null,
+    checked_at: null,
+  },
+  breaker: {
+    enabled: false,
+    state: 'closed',
+    consecutive_failures: 0,
+    failure_threshold: 0,
+    cooldown_ms: 0,
+    opened_at: null,
+    probe_at: null,
+    scope: 'instance',
+  },
+};
 
 const UNHEALTHY_RULES = new Set(['database_unreachable', 'no_webhook_events']);
 const DEGRADED_RULES = new Set(['processing_backlog', 'signature_failure_rate']);
@@ -201,7 +250,12 @@ export function webhookStatusOf(alerts: AlertDto[]): SystemHealthDto['webhook_st
   return 'healthy';
 }
 
-export function toSystemHealth(f: HealthFigures | null, alerts: AlertDto[]): SystemHealthDto {
+export function toSystemHealth(
+  f: HealthFigures | null,
+  alerts: AlertDto[],
+  instance: InstanceState = NO_INSTANCE_STATE,
+): SystemHealthDto {
+  const { replica, breaker } = instance;
   if (f === null || f.database === 'down') {
     return {
       webhook_status: 'unhealthy',
@@ -216,6 +270,8 @@ export function toSystemHealth(f: HealthFigures | null, alerts: AlertDto[]): Sys
       agent_success_rate: null,
       p95_workflow_duration_ms: null,
       database: 'down',
+      replica,
+      opal_circuit_breaker: breaker,
     };
   }
   return {
@@ -232,5 +288,7 @@ export function toSystemHealth(f: HealthFigures | null, alerts: AlertDto[]): Sys
     p95_workflow_duration_ms:
       f.serviceLevels.day.p95DurationMs === null ? null : Math.round(f.serviceLevels.day.p95DurationMs),
     database: 'up',
+    replica,
+    opal_circuit_breaker: breaker,
   };
 }

@@ -1,6 +1,9 @@
 import type { AuthFailuresService } from '../../audit/auth-failures.service';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config';
+import { AnalyticsReader } from '../../database/analytics-reader';
+import { OpalBreakerService } from '../opal/opal-breaker.service';
+import { MetricsService } from '../../metrics/metrics.service';
 import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
 import { WorkflowsRepository } from '../workflows/workflows.repository';
@@ -16,16 +19,18 @@ const audit = { countSince: () => Promise.reject(refused) } as unknown as AuthFa
 
 /** The owners' real services, over the given connection. */
 function owners(dataSource: DataSource): { events: WebhookEventsService; workflows: WorkflowsService } {
+  // No replica configured: the reader sends every analytics read to this connection.
+  const reader = new AnalyticsReader(dataSource, { ...config, readReplica: null });
   const workflows = new WorkflowsService(
     null as never,
     null as never,
     null as never,
-    new WorkflowsRepository(dataSource),
+    new WorkflowsRepository(dataSource, reader),
     config,
   );
   return {
     workflows,
-    events: new WebhookEventsService(dataSource, new WebhookEventsRepository(dataSource), workflows),
+    events: new WebhookEventsService(dataSource, new WebhookEventsRepository(dataSource, reader), workflows),
   };
 }
 const config = {
@@ -42,10 +47,24 @@ const config = {
   },
 } as unknown as AppConfig;
 
+const noReplica = new AnalyticsReader(downDataSource, { readReplica: null } as unknown as AppConfig);
+const breaker = new OpalBreakerService(
+  { opal: { breakerFailures: 5, breakerCooldownMs: 30000 } } as unknown as AppConfig,
+  new MetricsService(),
+);
+
 describe('diagnostics with the database unreachable', () => {
   it('answers with database down and the critical alert instead of failing', async () => {
     const { events, workflows } = owners(downDataSource);
-    const health = new SystemHealthService(downDataSource, events, workflows, audit, config);
+    const health = new SystemHealthService(
+      downDataSource,
+      events,
+      workflows,
+      audit,
+      config,
+      noReplica,
+      breaker,
+    );
     const diagnostics = new DiagnosticsService(events, health);
     const answer = await diagnostics.lastWebhook({ limit: 10, status: 'all', include_payload: false });
     expect(answer.events).toEqual([]);
@@ -67,7 +86,15 @@ describe('diagnostics with the database unreachable', () => {
     } as unknown as DataSource;
     const { events, workflows } = owners(broken);
     const answeringAudit = { countSince: () => Promise.resolve(0) } as unknown as AuthFailuresService;
-    const health = new SystemHealthService(broken, events, workflows, answeringAudit, config);
+    const health = new SystemHealthService(
+      broken,
+      events,
+      workflows,
+      answeringAudit,
+      config,
+      noReplica,
+      breaker,
+    );
     await expect(health.figures()).rejects.toThrow('syntax error');
   });
 });

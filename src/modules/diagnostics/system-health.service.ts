@@ -2,6 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
+import { AnalyticsReader } from '../../database/analytics-reader';
+import { OpalBreakerService } from '../opal/opal-breaker.service';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
 import { WorkflowsService, type ServiceLevelWindow } from '../workflows/workflows.service';
 import { evaluateAlerts, toSystemHealth, type HealthFigures } from './alerts';
@@ -22,12 +24,15 @@ export class SystemHealthService {
     private readonly workflows: WorkflowsService,
     private readonly authFailures: AuthFailuresService,
     private readonly config: AppConfig,
+    private readonly reader: AnalyticsReader,
+    private readonly breaker: OpalBreakerService,
   ) {}
 
   async evaluate(): Promise<{ systemHealth: SystemHealthDto; alerts: AlertDto[] }> {
     const figures = await this.figures();
-    const alerts = evaluateAlerts(figures, this.config.alerts);
-    return { systemHealth: toSystemHealth(figures, alerts), alerts };
+    const instance = { replica: this.reader.status(), breaker: this.breaker.report() };
+    const alerts = evaluateAlerts(figures, this.config.alerts, instance);
+    return { systemHealth: toSystemHealth(figures, alerts, instance), alerts };
   }
 
   async databaseReachable(): Promise<boolean> {

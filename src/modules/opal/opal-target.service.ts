@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { HmacService } from '../../common/hmac.service';
 import { AppConfig } from '../../config/app-config';
 import { WEBHOOK_PATH } from '../../domain/routes';
 import { OpalSimulator } from './simulator/opal-simulator';
@@ -13,7 +14,10 @@ export class OpalTargetService implements OnModuleInit, OnModuleDestroy {
   private simulatorInstance: OpalSimulator | null = null;
   private simulatorUrl: string | null = null;
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly hmac: HmacService,
+  ) {}
 
   get simulated(): boolean {
     return this.config.opal.webhookUrl === null;
@@ -35,7 +39,7 @@ export class OpalTargetService implements OnModuleInit, OnModuleDestroy {
     if (!this.simulated || this.config.isProduction) return;
     const simulator = new OpalSimulator({
       authKey: this.config.opal.authKey,
-      webhookSecret: this.config.webhook.secrets[0],
+      hmac: this.hmac,
       callbackUrl: `${this.config.baseUrl}${WEBHOOK_PATH}`,
       agentDelayMs: this.config.simulator.agentDelayMs,
       failAgents: this.config.simulator.failAgents,

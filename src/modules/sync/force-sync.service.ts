@@ -7,6 +7,7 @@ import { MetricsService } from '../../metrics/metrics.service';
 import { OPAL_AGENTS, SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../../domain/opal';
 import { apiPath, syncStatusPath } from '../../domain/routes';
 import type { SyncScope } from '../../domain/opal';
+import { OpalBreakerService, type BreakerPermit } from '../opal/opal-breaker.service';
 import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import { WorkflowStateService, type TriggerClaim } from '../workflows/workflow-state.service';
@@ -57,6 +58,8 @@ interface Launched {
   state: DispatchState;
   externalDurationMs: number;
   outcome: 'accepted' | 'retry_scheduled';
+  /** No call was made: OPAL's circuit breaker was open (what it said). */
+  shortCircuited: string | null;
 }
 
 const FORCE_SYNC_SCOPE = 'POST /api/opal/sync';
@@ -80,6 +83,7 @@ export class ForceSyncService {
     private readonly dispatcher: TriggerDispatcherService,
     private readonly idempotency: IdempotencyService,
     private readonly metrics: MetricsService,
+    private readonly breaker: OpalBreakerService,
   ) {}
 
   /** `caller`: the operator's scope for idempotency keys (see CallerScope). */
@@ -168,6 +172,7 @@ export class ForceSyncService {
     const report: SyncConfigurationResponseDto = {
       workflow_security: workflowSecurity(),
       configuration,
+      circuit_breaker: this.breaker.report(),
       endpoint: apiPath('opal/sync'),
       method: 'POST',
       parameters: FORCE_SYNC_PARAMETERS,
@@ -234,7 +239,10 @@ export class ForceSyncService {
       clientMetadata: spec.clientMetadata,
     });
 
-    let firstCall: TriggerClaim;
+    // An open breaker: the workflow is created with its first call scheduled for the end of the cooldown (the
+    // dispatcher makes it), and the request answers at once instead of spending its budget on a failing OPAL.
+    const permit = this.breaker.acquire();
+    let firstCall: TriggerClaim | null;
     try {
       firstCall = await this.workflowState.create({
         id: syncId,
@@ -245,17 +253,61 @@ export class ForceSyncService {
         triggeredBy: spec.triggeredBy,
         sessionId: spec.sessionId,
         outboundPayload: payload as unknown as Record<string, unknown>,
-        firstAttemptLeaseMs: this.dispatcher.initialLeaseMs,
+        firstAttemptClaimed: permit !== null,
+        firstAttemptLeaseMs: permit === null ? this.breaker.waitMs() : this.dispatcher.initialLeaseMs,
         singleFlightMinutes:
           spec.source === 'force_sync' && !spec.allowConcurrent ? this.config.workflowTimeoutMinutes : null,
       });
     } catch (error) {
+      if (permit !== null) this.breaker.release(permit);
       if (error instanceof AppError && error.code === 'SYNC_ALREADY_ACTIVE') {
         this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'already_active' });
       }
       throw error;
     }
     this.logger.log({ msg: 'Workflow created', sync_id: syncId, source: spec.source, scope: spec.syncScope });
+    if (firstCall === null || permit === null) {
+      return this.shortCircuited(spec, syncId, correlationId, createdAt);
+    }
+    return this.firstAttempt(spec, firstCall, permit, { syncId, correlationId, createdAt }, started);
+  }
+
+  /** The breaker refused the call: 202 with the first call already scheduled, without waiting for anything. */
+  private shortCircuited(spec: LaunchSpec, syncId: string, correlationId: string, createdAt: Date): Launched {
+    const breaker = this.breaker.report();
+    const nextAttemptAt = new Date(Date.now() + this.breaker.waitMs());
+    this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome: 'retry_scheduled' });
+    this.logger.warn({
+      msg: 'OPAL circuit breaker open: first call scheduled, not made',
+      sync_id: syncId,
+      next_attempt_at: nextAttemptAt.toISOString(),
+    });
+    return {
+      syncId,
+      correlationId,
+      createdAt,
+      state: {
+        status: 'pending',
+        attempts: 0,
+        opalWorkflowId: null,
+        nextAttemptAt,
+        lastStatusCode: null,
+        lastError: null,
+      },
+      externalDurationMs: 0,
+      outcome: 'retry_scheduled',
+      shortCircuited: `circuit breaker ${breaker.state}: ${breaker.consecutive_failures} consecutive calls to OPAL failed`,
+    };
+  }
+
+  private async firstAttempt(
+    spec: LaunchSpec,
+    firstCall: TriggerClaim,
+    permit: BreakerPermit,
+    created: { syncId: string; correlationId: string; createdAt: Date },
+    started: number,
+  ): Promise<Launched> {
+    const { syncId, correlationId, createdAt } = created;
 
     const elapsed = performance.now() - started;
     const timeoutMs = Math.max(
@@ -263,7 +315,7 @@ export class ForceSyncService {
       Math.min(this.config.opal.timeoutMs, this.config.opal.forceSyncResponseBudgetMs - elapsed),
     );
     // The attempt's record stores the response time (what is left after it is only building the answer).
-    const dispatched = await this.dispatcher.attemptNow(firstCall, Math.floor(timeoutMs), started);
+    const dispatched = await this.dispatcher.attemptNow(firstCall, permit, Math.floor(timeoutMs), started);
     const { state } = dispatched;
     const externalDurationMs = dispatched.attempt.durationMs;
 
@@ -279,7 +331,7 @@ export class ForceSyncService {
     }
     const outcome = state.status === 'pending' ? 'retry_scheduled' : 'accepted';
     this.metrics.forceSyncOutcomes.inc({ endpoint: spec.source, outcome });
-    return { syncId, correlationId, createdAt, state, externalDurationMs, outcome };
+    return { syncId, correlationId, createdAt, state, externalDurationMs, outcome, shortCircuited: null };
   }
 
   private forceSyncAnswer(
@@ -296,7 +348,9 @@ export class ForceSyncService {
       correlation_id: launched.correlationId,
       message: accepted
         ? `Force sync started: OPAL accepted ${STRATEGY_WORKFLOW}`
-        : 'Force sync queued: OPAL has not accepted the trigger yet; the service retries in the background',
+        : launched.shortCircuited !== null
+          ? 'Force sync queued: calls to OPAL are failing (circuit breaker open); the first call is scheduled'
+          : 'Force sync queued: OPAL has not accepted the trigger yet; the service retries in the background',
       status_url: syncStatusPath(launched.syncId),
       sync_details: {
         scope: spec.syncScope,
@@ -312,7 +366,7 @@ export class ForceSyncService {
           status: launched.outcome,
           attempts: state.attempts,
           next_attempt_at: accepted || !state.nextAttemptAt ? null : state.nextAttemptAt.toISOString(),
-          last_error: accepted ? null : state.lastError,
+          last_error: accepted ? null : (launched.shortCircuited ?? state.lastError),
           ai_agents_count: OPAL_AGENTS.length,
           simulated: this.opalConfig.mode === 'simulator',
         },

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
+import { OpalBreakerService, type BreakerPermit } from '../opal/opal-breaker.service';
 import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import type { OpalAttemptResult } from '../opal/opal-client.service';
@@ -47,6 +48,7 @@ export class TriggerDispatcherService implements OnModuleDestroy {
     private readonly opal: OpalClientService,
     private readonly opalConfig: OpalConfigurationService,
     private readonly workflowState: WorkflowStateService,
+    private readonly breaker: OpalBreakerService,
   ) {}
 
   /** The claim a new workflow starts with, so the background loop leaves it to the request that created it. */
@@ -61,27 +63,37 @@ export class TriggerDispatcherService implements OnModuleDestroy {
 
   /**
    * The creating request's own first call, made right after the workflow was committed already holding that
-   * call's claim (see `initialLeaseMs`); its answer time is recorded with it.
+   * call's claim (see `initialLeaseMs`), under the breaker's `permit`; its answer time is recorded with it.
    */
   async attemptNow(
     claim: TriggerClaim,
+    permit: BreakerPermit,
     timeoutMs: number,
     requestStartedAt: number,
   ): Promise<DispatchResult> {
-    return this.send(claim, timeoutMs, undefined, requestStartedAt);
+    return this.send(claim, permit, timeoutMs, undefined, requestStartedAt);
   }
 
   /** Claims the calls to OPAL that are due (as many as there is room for) and starts them. */
   async dispatchDue(): Promise<void> {
-    const capacity = MAX_IN_FLIGHT - this.inFlight.size;
-    if (capacity <= 0 || this.stopping.signal.aborted) return;
+    const room = MAX_IN_FLIGHT - this.inFlight.size;
+    if (room <= 0 || this.stopping.signal.aborted) return;
     // With invalid OPAL settings every attempt would fail; pending triggers wait until the settings are fixed.
     if (!this.opalConfig.report().valid) return;
+    // An open breaker lets nothing out; a half-open one lets one probe out.
+    const { calls: capacity, permit } = this.breaker.admit(room);
+    if (capacity === 0) return;
     const leaseMs = this.config.opal.timeoutMs + LEASE_MARGIN_MS;
-    for (const claim of await this.workflowState.claimDueTriggers(capacity, leaseMs)) {
+    let claims: TriggerClaim[] = [];
+    try {
+      claims = await this.workflowState.claimDueTriggers(capacity, leaseMs);
+    } finally {
+      if (claims.length === 0) this.breaker.release(permit);
+    }
+    for (const claim of claims) {
       const context = { correlationId: claim.correlationId, workflowCorrelationId: claim.correlationId };
       const attempt: Promise<void> = RequestContext.run(context, () =>
-        this.send(claim, this.config.opal.timeoutMs, this.stopping.signal),
+        this.send(claim, permit, this.config.opal.timeoutMs, this.stopping.signal),
       )
         .then(() => undefined)
         .catch((error: unknown) => {
@@ -95,6 +107,7 @@ export class TriggerDispatcherService implements OnModuleDestroy {
   /** `requestStartedAt` (performance.now()): the attempt of a request, whose response time is recorded with it. */
   private async send(
     claim: TriggerClaim,
+    permit: BreakerPermit,
     timeoutMs: number,
     signal?: AbortSignal,
     requestStartedAt?: number,
@@ -110,6 +123,8 @@ export class TriggerDispatcherService implements OnModuleDestroy {
     });
     // A call cut short by shutdown is tried again at once (by another instance, or after the restart).
     const interrupted = signal?.aborted === true && result.outcome !== 'accepted';
+    if (interrupted) this.breaker.release(permit);
+    else this.breaker.record(permit, result.outcome);
     const responseTimeMs =
       requestStartedAt === undefined ? null : Math.round(performance.now() - requestStartedAt);
     const decision: TriggerAttemptRecord['decision'] = interrupted

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AnalyticsReader } from '../../database/analytics-reader';
 import { RequestContext } from '../../common/request-context';
 import type { RejectionReason } from '../../domain/events';
 import type { ParsedWebhookEvent } from './webhook-event.parser';
@@ -110,7 +111,11 @@ export const DELIVERY_FIGURES_PARAMS = [STALE_PENDING_SECONDS];
 
 @Injectable()
 export class WebhookEventsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    /** Analytics reads (figures, the diagnostics list): the read replica when it serves, else the primary. */
+    private readonly reader: AnalyticsReader,
+  ) {}
 
   /**
    * One INSERT … SELECT FROM unnest(…) for the rows, in their order (so `sequence` follows it); duplicates of a
@@ -321,7 +326,7 @@ export class WebhookEventsRepository {
 
   /** Stored events not yet applied: the one definition of the processing backlog. */
   async backlog(): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
+    const rows: { n: number }[] = await this.reader.query(
       `SELECT count(*)::int AS n FROM webhook_events WHERE processing_status = 'pending'`,
     );
     return rows[0]?.n ?? 0;
@@ -342,7 +347,7 @@ export class WebhookEventsRepository {
       stale_pending: number;
       signature_rejected: number;
       rejected: number;
-    }[] = await this.dataSource.query(DELIVERY_FIGURES_SQL, DELIVERY_FIGURES_PARAMS);
+    }[] = await this.reader.query(DELIVERY_FIGURES_SQL, DELIVERY_FIGURES_PARAMS);
     return {
       now: row.now,
       eventsLastHour: row.events_last_hour,
@@ -445,8 +450,8 @@ export class WebhookEventsRepository {
     count: { text: string; values: unknown[] },
   ): Promise<{ rows: Row[]; matched: number }> {
     const [rows, counted] = await Promise.all([
-      this.dataSource.query<Row[]>(page.text, page.values),
-      this.dataSource.query<{ n: number }[]>(count.text, count.values),
+      this.reader.query<Row[]>(page.text, page.values),
+      this.reader.query<{ n: number }[]>(count.text, count.values),
     ]);
     return { rows, matched: counted[0]?.n ?? 0 };
   }
@@ -454,7 +459,7 @@ export class WebhookEventsRepository {
   /** The payloads of a page's events (already sized and cut to the budget), in one query. */
   async payloadsOf(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
     if (ids.length === 0) return new Map();
-    const rows: { id: string; payload: Record<string, unknown> }[] = await this.dataSource.query(
+    const rows: { id: string; payload: Record<string, unknown> }[] = await this.reader.query(
       `SELECT id, payload FROM webhook_events WHERE id = ANY($1::uuid[])`,
       [ids],
     );
@@ -462,7 +467,7 @@ export class WebhookEventsRepository {
   }
 
   async windowSpan<Row>(statement: { text: string; values: unknown[] }): Promise<Row> {
-    const rows = await this.dataSource.query<Row[]>(statement.text, statement.values);
+    const rows = await this.reader.query<Row[]>(statement.text, statement.values);
     return rows[0];
   }
 }

@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { AppError } from '../../common/app-error';
 import { buildSignatureHeader } from '../../common/signature';
-import type { AppConfig } from '../../config/app-config';
+import { HmacService } from '../../common/hmac.service';
 import {
   SIGNATURE_INVALID_MESSAGE,
   WebhookSignatureGuard,
@@ -13,7 +13,7 @@ const SECRET_B = 'unit-secret-b-0123456789abcdef0123456789';
 const BODY = '{"event_type":"workflow_started","workflow_id":"wf-1"}';
 
 function guardWith(secrets: string[], toleranceSeconds = 300): WebhookSignatureGuard {
-  return new WebhookSignatureGuard({ webhook: { secrets, toleranceSeconds } } as unknown as AppConfig);
+  return new WebhookSignatureGuard(new HmacService({ secrets, toleranceSeconds }));
 }
 
 function contextFor(

@@ -6,8 +6,8 @@ import {
   WEBHOOK_BODY_RULES,
   type RequestWithBody,
 } from '../../common/http-pipeline';
-import { SIGNATURE_HEADER, verifySignature, type SignatureFailure } from '../../common/signature';
-import { AppConfig } from '../../config/app-config';
+import { HmacService } from '../../common/hmac.service';
+import { SIGNATURE_HEADER, type SignatureFailure } from '../../common/signature';
 
 /** The receiver's request: the guard leaves the failure reason for the rejection record (never the answer). */
 export interface WebhookRequest extends RequestWithBody {
@@ -27,19 +27,13 @@ export const SIGNATURE_INVALID_MESSAGE = 'Webhook signature verification failed'
 export class WebhookSignatureGuard implements CanActivate {
   private readonly logger = new Logger('WebhookSignature');
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(private readonly hmac: HmacService) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<WebhookRequest>();
     const rawBody = await readRawBody(req, WEBHOOK_BODY_RULES.limit);
     const header = req.headers[SIGNATURE_HEADER];
-    const result = verifySignature({
-      header: typeof header === 'string' ? header : undefined,
-      rawBody,
-      secrets: this.config.webhook.secrets,
-      nowMs: Date.now(),
-      toleranceSeconds: this.config.webhook.toleranceSeconds,
-    });
+    const result = this.hmac.verify(typeof header === 'string' ? header : undefined, rawBody);
     if (!result.ok) {
       req.signatureFailure = result.reason;
       this.logger.warn({ msg: 'Webhook signature rejected', reason: result.reason, client_ip: req.ip });

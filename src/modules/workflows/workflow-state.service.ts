@@ -120,10 +120,11 @@ export class WorkflowStateService {
 
   /**
    * Creates a workflow (pending, nine pending agents, its first call to OPAL claimed by the creating request) and
-   * answers that first call: the request as stored. Throws SYNC_ALREADY_ACTIVE (with the active workflow's id)
-   * when single flight applies and one is active.
+   * answers that first call: the request as stored; null when the first call was only scheduled
+   * (`firstAttemptClaimed` false). Throws SYNC_ALREADY_ACTIVE (with the active workflow's id) when single flight
+   * applies and one is active.
    */
-  async create(input: NewWorkflow): Promise<TriggerClaim> {
+  async create(input: NewWorkflow): Promise<TriggerClaim | null> {
     return this.transaction(async (tx) => {
       if (input.singleFlightMinutes !== null && input.syncScope !== null) {
         const active = await this.repo.lockScopeAndFindActive(
@@ -142,6 +143,7 @@ export class WorkflowStateService {
       }
       const stored = await this.repo.insert(tx.manager, input);
       tx.created({ syncId: input.id, version: stored.version, status: 'pending' });
+      if (!input.firstAttemptClaimed) return null;
       return {
         syncId: input.id,
         attempt: 1,

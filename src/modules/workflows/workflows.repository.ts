@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AnalyticsReader } from '../../database/analytics-reader';
 import { OPAL_AGENTS, isAgentId, type SyncScope } from '../../domain/opal';
 import { isUuid } from '../../domain/ids';
 import {
@@ -66,7 +67,12 @@ export interface NewWorkflowRow {
   triggeredBy: string;
   sessionId: string | null;
   outboundPayload: Record<string, unknown>;
-  /** The request makes the first call itself: the row is created holding that call's claim this long. */
+  /**
+   * true: the request makes the first call itself, and the row is created holding that call's claim for
+   * `firstAttemptLeaseMs`. false: no call is claimed; the first one is due after `firstAttemptLeaseMs`, for the
+   * dispatcher (OPAL's circuit breaker is open).
+   */
+  firstAttemptClaimed: boolean;
   firstAttemptLeaseMs: number;
 }
 
@@ -169,7 +175,11 @@ const byId = <T extends { syncId: string }>(a: T, b: T) =>
 
 @Injectable()
 export class WorkflowsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    /** Analytics reads (figures): the read replica when it serves, else the primary. */
+    private readonly reader: AnalyticsReader,
+  ) {}
 
   /** The caller's transaction, or the pool. */
   private db(manager?: EntityManager): Pick<EntityManager, 'query'> {
@@ -362,7 +372,7 @@ export class WorkflowsRepository {
       `WITH workflow AS (
          INSERT INTO workflows (id, correlation_id, session_id, source, status, sync_scope, client_name,
                                 triggered_by, outbound_payload, trigger_attempts, next_attempt_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, 1, now() + ($9::int * interval '1 millisecond'))
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $11, now() + ($9::int * interval '1 millisecond'))
          RETURNING id, version, outbound_payload),
        agents AS (
          INSERT INTO agent_runs (workflow_id, agent_id, status)
@@ -379,6 +389,7 @@ export class WorkflowsRepository {
         input.outboundPayload,
         input.firstAttemptLeaseMs,
         [...OPAL_AGENTS],
+        input.firstAttemptClaimed ? 1 : 0,
       ],
     );
     await this.notifyChanged(manager, [{ id: input.id, version: rows[0].version }]);
@@ -484,7 +495,7 @@ export class WorkflowsRepository {
    * ones are about to be timed out). The one definition of "active workflows" (diagnostics, alerts, metrics).
    */
   async countAwaitingCallbacks(timeoutMinutes: number): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
+    const rows: { n: number }[] = await this.reader.query(
       `SELECT count(*)::int AS n FROM workflows
         WHERE ${oneOf('status', AWAITING_CALLBACK_STATUSES)} AND created_at > now() - $1::int * interval '1 minute'`,
       [timeoutMinutes],
@@ -498,7 +509,7 @@ export class WorkflowsRepository {
    */
   async forceSyncFigures(windowMinutes: number): Promise<ForceSyncFigures> {
     const rows: { accepted: number; finished: number; max_response_ms: number | null }[] =
-      await this.dataSource.query(
+      await this.reader.query(
         `SELECT count(*) FILTER (WHERE triggered_at IS NOT NULL)::int AS accepted,
                 count(*) FILTER (WHERE triggered_at IS NOT NULL OR status = 'trigger_failed')::int AS finished,
                 max(response_time_ms)::int AS max_response_ms

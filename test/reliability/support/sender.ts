@@ -1,4 +1,4 @@
-import { buildSignatureHeader } from '../../../src/common/signature';
+import { testHmac } from '../../support/hmac';
 import { OPAL_AGENTS } from '../../../src/domain/opal';
 import { WEBHOOK_SECRET } from './harness';
 import { http } from './http';
@@ -82,7 +82,7 @@ export function makeEvents(prefix: string, workflowIds: string[], n: number, see
 }
 
 export function signedHeaders(body: string, secret = WEBHOOK_SECRET): Record<string, string> {
-  return { 'Content-Type': 'application/json', 'X-OSA-Signature': buildSignatureHeader(secret, body) };
+  return { 'Content-Type': 'application/json', 'X-OSA-Signature': testHmac(secret).sign(body) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { EVENT_STATUSES, EVENT_TYPES, EXECUTION_STATUSES } from '../../../domain/events';
+import { CircuitBreakerDto } from '../../opal/dto/circuit-breaker.dto';
 
 /** One stored OPAL callback, as diagnostics shows it. */
 export class DiagnosticEventDto {
@@ -107,6 +108,36 @@ export class DiagnosticsSummaryDto {
   returned_count: number;
 }
 
+/** The read replica of analytics reads (DATABASE_READ_URL). */
+export class ReadReplicaDto {
+  /**
+   * True when DATABASE_READ_URL is set.
+   * @example true
+   */
+  configured: boolean;
+  /** Where analytics reads go now: the replica, or the primary (none configured, or it fell back). */
+  @ApiProperty({ enum: ['replica', 'primary'], enumName: 'ReadTarget' })
+  serving: 'replica' | 'primary';
+  /** `up`; `lagging` (behind more than READ_REPLICA_MAX_LAG_SECONDS); `down` (unreachable); `not_configured`. */
+  @ApiProperty({ enum: ['up', 'lagging', 'down', 'not_configured'], enumName: 'ReplicaState' })
+  state: 'up' | 'lagging' | 'down' | 'not_configured';
+  /**
+   * Replication lag in seconds (age of the newest heartbeat the replica applied); null when unknown.
+   * @example 0.4
+   */
+  lag_seconds: number | null;
+  /**
+   * READ_REPLICA_MAX_LAG_SECONDS; null without a replica.
+   * @example 30
+   */
+  max_lag_seconds: number | null;
+  /**
+   * When the replica was last checked (ISO-8601).
+   * @example "2026-03-02T10:15:30.000Z"
+   */
+  checked_at: string | null;
+}
+
 export class SystemHealthDto {
   /** The receiver's overall state. */
   @ApiProperty({ enum: ['healthy', 'degraded', 'unhealthy'], enumName: 'ReceiverHealth' })
@@ -167,6 +198,12 @@ export class SystemHealthDto {
   /** Whether the database answered. */
   @ApiProperty({ enum: ['up', 'down'], enumName: 'DatabaseState' })
   database: 'up' | 'down';
+  /** Where analytics reads go (the read replica or the primary) and the replica's lag. */
+  @ApiProperty({ type: () => ReadReplicaDto })
+  replica: ReadReplicaDto;
+  /** This instance's circuit breaker on OPAL. */
+  @ApiProperty({ type: () => CircuitBreakerDto })
+  opal_circuit_breaker: CircuitBreakerDto;
 }
 
 export class AlertDto {
@@ -187,6 +224,7 @@ export class AlertDto {
       'agent_success_rate',
       'workflow_duration_p95',
       'event_processing_success_rate',
+      'opal_circuit_breaker_open',
     ],
     enumName: 'AlertRule',
   })

@@ -1,3 +1,4 @@
+import { HmacService } from '../../../common/hmac.service';
 import { loadSettingsOrExit } from '../../../config/environment';
 import { OpalSimulator } from './opal-simulator';
 
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const { opal, webhook, simulator: settings } = loadSettingsOrExit();
   const simulator = new OpalSimulator({
     authKey: opal.authKey,
-    webhookSecret: webhook.secrets[0],
+    hmac: new HmacService(webhook),
     callbackUrl: settings.callbackUrl,
     agentDelayMs: settings.agentDelayMs,
     failAgents: settings.failAgents,

@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { SIGNATURE_HEADER, verifySignature } from '../../../common/signature';
 import type { VerifyResult } from '../../../common/signature';
 import { OPAL_AGENTS, STRATEGY_WORKFLOW } from '../../../domain/opal';
+import { HmacService } from '../../../common/hmac.service';
 import { OpalSimulator } from './opal-simulator';
 import type { OpalSimulatorOptions } from './opal-simulator';
 
 const AUTH_KEY = 'sim-auth-key-0123456789abcdef0123456789';
 const SECRET = 'whsec_sim_secret_0123456789abcdef';
+const signerOf = (secret: string) => new HmacService({ secrets: [secret], toleranceSeconds: 300 });
 const EVENTS_PER_WORKFLOW = 1 + OPAL_AGENTS.length * 2 + 1;
 
 type Json = Record<string, unknown>;
@@ -126,7 +128,7 @@ describe('OpalSimulator', () => {
   async function startSimulator(overrides: Partial<OpalSimulatorOptions> = {}): Promise<OpalSimulator> {
     const sim = new OpalSimulator({
       authKey: AUTH_KEY,
-      webhookSecret: SECRET,
+      hmac: signerOf(SECRET),
       agentDelayMs: 0,
       failAgents: [],
       triggerFailures: 0,
@@ -180,7 +182,7 @@ describe('OpalSimulator', () => {
     it('serves the strategy_workflow trigger URL on an ephemeral port', async () => {
       const sim = new OpalSimulator({
         authKey: AUTH_KEY,
-        webhookSecret: SECRET,
+        hmac: signerOf(SECRET),
         agentDelayMs: 0,
         failAgents: [],
         triggerFailures: 0,
@@ -466,7 +468,7 @@ describe('OpalSimulator', () => {
     });
 
     it('gives up a callback the receiver cannot verify (401) without retrying it', async () => {
-      const sim = await startSimulator({ webhookSecret: 'a-different-secret' });
+      const sim = await startSimulator({ hmac: signerOf('a-different-secret') });
       await trigger(sim);
       await sim.whenIdle();
       expect(receiver.deliveries).toHaveLength(EVENTS_PER_WORKFLOW);
@@ -558,12 +560,12 @@ describe('OpalSimulator', () => {
       { name: 'a negative delay', overrides: { agentDelayMs: -1 } },
       { name: 'a fractional failure count', overrides: { triggerFailures: 1.5 } },
       { name: 'an empty auth key', overrides: { authKey: '' } },
-      { name: 'an empty secret', overrides: { webhookSecret: '' } },
+      { name: 'an empty secret', overrides: { hmac: signerOf('') } },
       { name: 'a non-http callback URL', overrides: { callbackUrl: 'ftp://example.com/x' } },
     ])('refuses $name', ({ overrides }) => {
       const options: OpalSimulatorOptions = {
         authKey: AUTH_KEY,
-        webhookSecret: SECRET,
+        hmac: signerOf(SECRET),
         agentDelayMs: 0,
         failAgents: [],
         triggerFailures: 0,

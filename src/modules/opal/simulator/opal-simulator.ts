@@ -7,7 +7,8 @@ import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { KeepAliveAgents, postBytes } from '../../../common/http-post';
-import { buildSignatureHeader, SIGNATURE_HEADER } from '../../../common/signature';
+import type { HmacService } from '../../../common/hmac.service';
+import { SIGNATURE_HEADER } from '../../../common/signature';
 import { isAgentId, OPAL_AGENTS, STRATEGY_WORKFLOW } from '../../../domain/opal';
 
 /**
@@ -20,7 +21,8 @@ export interface OpalSimulatorOptions {
   /** Expected Bearer token. */
   authKey: string;
   /** Signs the callbacks. */
-  webhookSecret: string;
+  /** Signs the callbacks (X-OSA-Signature) with the shared secret. */
+  hmac: HmacService;
   /** Where callbacks go; when unset, the trigger body's `metadata.callback_url`. */
   callbackUrl?: string;
   /** Delay between an agent's `agent_started` and `agent_completed`. */
@@ -87,8 +89,8 @@ export class OpalSimulator {
   private readonly agents = new KeepAliveAgents();
 
   constructor(options: OpalSimulatorOptions) {
-    if (options.authKey.length === 0 || options.webhookSecret.length === 0) {
-      throw new RangeError('OpalSimulator needs a non-empty authKey and webhookSecret');
+    if (options.authKey.length === 0 || !options.hmac.canSign) {
+      throw new RangeError('OpalSimulator needs a non-empty authKey and a signing secret');
     }
     assertCount('agentDelayMs', options.agentDelayMs, Number.MAX_SAFE_INTEGER);
     assertCount('triggerFailures', options.triggerFailures, MAX_TRIGGER_FAILURES);
@@ -421,7 +423,7 @@ export class OpalSimulator {
           headers: {
             'Content-Type': 'application/json',
             // A fresh timestamp per attempt, or a long retry would outlive the receiver's tolerance window.
-            [SIGNATURE_HEADER]: buildSignatureHeader(this.options.webhookSecret, bytes),
+            [SIGNATURE_HEADER]: this.options.hmac.sign(bytes),
           },
           agents: this.agents,
           signal: AbortSignal.any([signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { BLOCKED_WORKFLOWS, STRATEGY_WORKFLOW } from '../../../domain/opal';
+import { CircuitBreakerDto } from '../../opal/dto/circuit-breaker.dto';
 
 export class WorkflowSecurityDto {
   /** The only workflow that may be triggered. */
@@ -76,6 +77,9 @@ export class SyncConfigurationResponseDto {
   workflow_security: WorkflowSecurityDto;
   /** The configuration checks. */
   configuration: SyncConfigurationDto;
+  /** This instance's circuit breaker on OPAL. */
+  @ApiProperty({ type: () => CircuitBreakerDto })
+  circuit_breaker: CircuitBreakerDto;
   /**
    * The force sync route.
    * @example "/api/opal/sync"
