@@ -9,6 +9,7 @@ import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
+import { MaintenanceModule } from './modules/maintenance/maintenance.module';
 import { OpalModule } from './modules/opal/opal.module';
 import { ReplayModule } from './modules/replay/replay.module';
 import { SyncModule } from './modules/sync/sync.module';
@@ -33,6 +34,7 @@ export class AppModule {
         SyncModule,
         DiagnosticsModule,
         ReplayModule,
+        MaintenanceModule,
         JobsModule,
         ThrottlingModule,
         AdminModule,

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'WORKFLOW_NOT_FOUND'
   | 'SYNC_ALREADY_ACTIVE'
+  | 'WORKFLOW_ALREADY_FINISHED'
+  | 'WORKFLOW_STILL_ACTIVE'
   | 'WEBHOOK_DUPLICATE_EVENT'
   | 'IDEMPOTENCY_KEY_IN_USE'
   | 'IDEMPOTENCY_KEY_REUSED'
@@ -21,7 +23,8 @@ export type ErrorCode =
   | 'CONFIGURATION_ERROR'
   | 'OPAL_TRIGGER_REJECTED'
   | 'DATABASE_UNAVAILABLE'
-  | 'SERVICE_UNAVAILABLE';
+  | 'SERVICE_UNAVAILABLE'
+  | 'MAINTENANCE_MODE';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'VALIDATION_FAILED',
@@ -33,6 +36,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'NOT_FOUND',
   'WORKFLOW_NOT_FOUND',
   'SYNC_ALREADY_ACTIVE',
+  'WORKFLOW_ALREADY_FINISHED',
+  'WORKFLOW_STILL_ACTIVE',
   'WEBHOOK_DUPLICATE_EVENT',
   'IDEMPOTENCY_KEY_IN_USE',
   'IDEMPOTENCY_KEY_REUSED',
@@ -46,6 +51,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'OPAL_TRIGGER_REJECTED',
   'DATABASE_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
+  'MAINTENANCE_MODE',
 ];
 
 export type ErrorDetail = Record<string, unknown>;
@@ -82,6 +88,8 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
     case 'WORKFLOW_NOT_FOUND':
       return { status: 404, title: 'Not Found' };
     case 'SYNC_ALREADY_ACTIVE':
+    case 'WORKFLOW_ALREADY_FINISHED':
+    case 'WORKFLOW_STILL_ACTIVE':
     case 'WEBHOOK_DUPLICATE_EVENT':
     case 'IDEMPOTENCY_KEY_IN_USE':
     case 'IDEMPOTENCY_KEY_REUSED':
@@ -103,6 +111,7 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
       return { status: 502, title: 'Bad Gateway' };
     case 'DATABASE_UNAVAILABLE':
     case 'SERVICE_UNAVAILABLE':
+    case 'MAINTENANCE_MODE':
       return { status: 503, title: 'Service Unavailable' };
   }
 }

@@ -1,6 +1,7 @@
 import type { AlertThresholds } from '../../config/settings';
 import { signatureFailureRate } from '../webhooks/webhook-events.service';
 import type { AlertDto, SystemHealthDto } from './dto/last-webhook-response.dto';
+import type { MaintenanceState } from '../maintenance/maintenance-mode.service';
 
 /** Raw figures read from the database in one round trip (null everywhere when it is unreachable). */
 export interface HealthFigures {
@@ -21,6 +22,8 @@ export interface HealthFigures {
   /** Workflows waiting for OPAL's callbacks: triggered or running, and younger than the workflow timeout. */
   activeWorkflows: number;
   authFailures: number;
+  /** The maintenance mode (paused: writes refused, processing and retention held). */
+  maintenance: MaintenanceState;
 }
 
 function percent(part: number, whole: number): number {
@@ -95,6 +98,15 @@ export function evaluateAlerts(f: HealthFigures | null, t: AlertThresholds): Ale
       threshold: t.backlogMax,
     });
   }
+  if (f.maintenance.mode === 'paused') {
+    alerts.push({
+      severity: 'warning',
+      rule: 'maintenance_mode',
+      message: `Maintenance mode is on${f.maintenance.since ? ` since ${f.maintenance.since.toISOString()}` : ''}: write operations are refused and events are stored but not processed${f.maintenance.reason ? ` (reason: ${f.maintenance.reason})` : ''}`,
+      value: 'paused',
+      threshold: null,
+    });
+  }
   const signatureRate = signatureFailureRate(f);
   if (signatureRate > t.signatureFailureRatePercent) {
     alerts.push({
@@ -138,6 +150,7 @@ export function toSystemHealth(f: HealthFigures | null, alerts: AlertDto[]): Sys
       signature_failure_rate: null,
       force_sync_success_rate: null,
       database: 'down',
+      maintenance: null,
     };
   }
   return {
@@ -150,5 +163,11 @@ export function toSystemHealth(f: HealthFigures | null, alerts: AlertDto[]): Sys
     signature_failure_rate: signatureFailureRate(f),
     force_sync_success_rate: forceSyncSuccessRate(f),
     database: 'up',
+    maintenance: {
+      mode: f.maintenance.mode,
+      since: f.maintenance.since ? f.maintenance.since.toISOString() : null,
+      reason: f.maintenance.reason,
+      by: f.maintenance.by,
+    },
   };
 }

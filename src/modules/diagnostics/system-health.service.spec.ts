@@ -5,6 +5,7 @@ import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
 import { WorkflowsRepository } from '../workflows/workflows.repository';
 import { WorkflowsService } from '../workflows/workflows.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import { DiagnosticsService } from './diagnostics.service';
 import { SystemHealthService } from './system-health.service';
 
@@ -45,7 +46,14 @@ const config = {
 describe('diagnostics with the database unreachable', () => {
   it('answers with database down and the critical alert instead of failing', async () => {
     const { events, workflows } = owners(downDataSource);
-    const health = new SystemHealthService(downDataSource, events, workflows, audit, config);
+    const health = new SystemHealthService(
+      downDataSource,
+      events,
+      workflows,
+      audit,
+      config,
+      new MaintenanceModeService(downDataSource, null as never),
+    );
     const diagnostics = new DiagnosticsService(events, health);
     const answer = await diagnostics.lastWebhook({ limit: 10, status: 'all', include_payload: false });
     expect(answer.events).toEqual([]);
@@ -67,7 +75,14 @@ describe('diagnostics with the database unreachable', () => {
     } as unknown as DataSource;
     const { events, workflows } = owners(broken);
     const answeringAudit = { countSince: () => Promise.resolve(0) } as unknown as AuthFailuresService;
-    const health = new SystemHealthService(broken, events, workflows, answeringAudit, config);
+    const health = new SystemHealthService(
+      broken,
+      events,
+      workflows,
+      answeringAudit,
+      config,
+      new MaintenanceModeService(broken, null as never),
+    );
     await expect(health.figures()).rejects.toThrow('syntax error');
   });
 });

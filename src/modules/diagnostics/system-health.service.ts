@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import { WorkflowsService } from '../workflows/workflows.service';
 import { evaluateAlerts, toSystemHealth, type HealthFigures } from './alerts';
 import type { AlertDto, SystemHealthDto } from './dto/last-webhook-response.dto';
@@ -22,6 +23,7 @@ export class SystemHealthService {
     private readonly workflows: WorkflowsService,
     private readonly authFailures: AuthFailuresService,
     private readonly config: AppConfig,
+    private readonly maintenance: MaintenanceModeService,
   ) {}
 
   async evaluate(): Promise<{ systemHealth: SystemHealthDto; alerts: AlertDto[] }> {
@@ -43,11 +45,12 @@ export class SystemHealthService {
   async figures(): Promise<HealthFigures> {
     try {
       const { alerts } = this.config;
-      const [deliveries, forceSyncs, activeWorkflows, authFailures] = await Promise.all([
+      const [deliveries, forceSyncs, activeWorkflows, authFailures, maintenance] = await Promise.all([
         this.events.deliveryFigures(),
         this.workflows.forceSyncFigures(alerts.forceSyncWindowMinutes),
         this.workflows.activeWorkflows(),
         this.authFailures.countSince(alerts.authFailuresWindowMinutes),
+        this.maintenance.current(),
       ]);
       return {
         database: 'up',
@@ -65,6 +68,7 @@ export class SystemHealthService {
         forceSyncMaxResponseMs: forceSyncs.maxResponseMs,
         activeWorkflows,
         authFailures,
+        maintenance,
       };
     } catch (error) {
       if (await this.databaseReachable()) throw error;
@@ -90,4 +94,5 @@ const DOWN_FIGURES: HealthFigures = {
   forceSyncMaxResponseMs: null,
   activeWorkflows: 0,
   authFailures: 0,
+  maintenance: { mode: 'normal', since: null, reason: null, by: null },
 };

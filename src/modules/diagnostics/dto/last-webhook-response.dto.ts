@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { EVENT_STATUSES, EVENT_TYPES, EXECUTION_STATUSES } from '../../../domain/events';
+import { MaintenanceStateDto } from '../../maintenance/dto/maintenance.dto';
 
 /** One stored OPAL callback, as diagnostics shows it. */
 export class DiagnosticEventDto {
@@ -149,6 +150,9 @@ export class SystemHealthDto {
   /** Whether the database answered. */
   @ApiProperty({ enum: ['up', 'down'], enumName: 'DatabaseState' })
   database: 'up' | 'down';
+  /** The maintenance mode (GET /api/maintenance); null when the database is down. */
+  @ApiProperty({ type: MaintenanceStateDto, nullable: true })
+  maintenance: MaintenanceStateDto | null;
 }
 
 export class AlertDto {
@@ -165,6 +169,7 @@ export class AlertDto {
       'force_sync_response_time',
       'processing_backlog',
       'signature_failure_rate',
+      'maintenance_mode',
     ],
     enumName: 'AlertRule',
   })
