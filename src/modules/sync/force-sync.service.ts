@@ -205,7 +205,8 @@ export class ForceSyncService {
       clientName: original.clientName,
       syncScope: original.syncScope,
       triggeredBy: original.triggeredBy,
-      sessionId: original.sessionId,
+      // A force sync's row holds the session OPAL opened for it, not a choice of the caller.
+      sessionId: original.source === 'orchestration_trigger' ? original.sessionId : null,
     });
     const defaultTriggeredBy =
       original.source === 'force_sync' ? DEFAULT_FORCE_SYNC_TRIGGERED_BY : DEFAULT_TRIGGER_TRIGGERED_BY;
