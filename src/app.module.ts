@@ -10,6 +10,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
 import { MaintenanceModule } from './modules/maintenance/maintenance.module';
+import { LiveModule } from './modules/live/live.module';
 import { OpalModule } from './modules/opal/opal.module';
 import { ReplayModule } from './modules/replay/replay.module';
 import { SyncModule } from './modules/sync/sync.module';
@@ -32,6 +33,7 @@ export class AppModule {
         HealthModule,
         OpalModule,
         SyncModule,
+        LiveModule,
         DiagnosticsModule,
         ReplayModule,
         MaintenanceModule,

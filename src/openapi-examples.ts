@@ -28,6 +28,7 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   SERVICE_UNAVAILABLE: 'The service is shutting down',
   MAINTENANCE_MODE:
     'The service is in maintenance mode: write operations are paused (reason: database restore)',
+  TOO_MANY_STREAMS: 'This instance holds its most live progress streams; retry after 5 seconds',
 };
 
 const ERROR_SCHEMA_REF = '#/components/schemas/ErrorResponseDto';

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'OPAL_TRIGGER_REJECTED'
   | 'DATABASE_UNAVAILABLE'
   | 'SERVICE_UNAVAILABLE'
+  | 'TOO_MANY_STREAMS'
   | 'MAINTENANCE_MODE';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -51,6 +52,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'OPAL_TRIGGER_REJECTED',
   'DATABASE_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
+  'TOO_MANY_STREAMS',
   'MAINTENANCE_MODE',
 ];
 
@@ -111,6 +113,7 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
       return { status: 502, title: 'Bad Gateway' };
     case 'DATABASE_UNAVAILABLE':
     case 'SERVICE_UNAVAILABLE':
+    case 'TOO_MANY_STREAMS':
     case 'MAINTENANCE_MODE':
       return { status: 503, title: 'Service Unavailable' };
   }

@@ -54,6 +54,12 @@ export type WorkflowSource = (typeof WORKFLOW_SOURCES)[number];
 export const TRIGGER_OUTCOMES = ['accepted', 'retryable', 'rejected'] as const;
 export type TriggerOutcome = (typeof TRIGGER_OUTCOMES)[number];
 
+/**
+ * The PostgreSQL channel on which the write path announces every stored change, delivered at commit to every
+ * instance; payload `<sync_id>:<version>`.
+ */
+export const WORKFLOW_CHANGED_CHANNEL = 'workflow_changed';
+
 /** The longest reason a cancel may give (contract section 12). */
 export const CANCEL_REASON_MAX_LENGTH = 500;
 
