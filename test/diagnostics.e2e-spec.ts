@@ -472,6 +472,7 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         // 3 accepted of 4 finished
         force_sync_success_rate: 75,
         database: 'up',
+        maintenance: { mode: 'normal', since: null, reason: null, by: null },
       });
       expect(res.body.alerts).toEqual([
         {
@@ -505,6 +506,7 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         signature_failure_rate: 0,
         force_sync_success_rate: 100,
         database: 'up',
+        maintenance: { mode: 'normal', since: null, reason: null, by: null },
       });
       expect(res.body.alerts).toEqual([]);
     });
