@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
+import { MaintenanceModule } from './modules/maintenance/maintenance.module';
 import { LiveModule } from './modules/live/live.module';
 import { OpalModule } from './modules/opal/opal.module';
 import { ReplayModule } from './modules/replay/replay.module';
@@ -37,6 +38,7 @@ export class AppModule {
         LiveModule,
         DiagnosticsModule,
         ReplayModule,
+        MaintenanceModule,
         JobsModule,
         ThrottlingModule,
         AdminModule,

@@ -11,6 +11,8 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   NOT_FOUND: 'No route GET /api/unknown',
   WORKFLOW_NOT_FOUND: 'No workflow with this id',
   SYNC_ALREADY_ACTIVE: 'A sync with the same scope and client is still active',
+  WORKFLOW_ALREADY_FINISHED: 'The workflow is already finished (completed)',
+  WORKFLOW_STILL_ACTIVE: 'The workflow is still active (running); cancel it first or wait for it to finish',
   WEBHOOK_DUPLICATE_EVENT: 'This event was already received',
   IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still in progress',
   IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used with a different body',
@@ -24,6 +26,8 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   OPAL_TRIGGER_REJECTED: 'OPAL refused the trigger',
   DATABASE_UNAVAILABLE: 'The database is unavailable',
   SERVICE_UNAVAILABLE: 'The service is shutting down',
+  MAINTENANCE_MODE:
+    'The service is in maintenance mode: write operations are paused (reason: database restore)',
   TOO_MANY_STREAMS: 'This instance holds its most live progress streams; retry after 5 seconds',
 };
 

@@ -162,6 +162,7 @@ describe('deploy/prometheus/alerts.yml', () => {
       WorkflowSuccessRateLow: 'critical',
       ForceSyncSlowResponse: 'warning',
       ProcessingBacklogHigh: 'warning',
+      MaintenanceModeOn: 'warning',
       SignatureFailureRateHigh: 'warning',
       RateLimiterStorageUnavailable: 'warning',
       AgentSuccessRateLow: 'warning',
@@ -180,6 +181,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(expr.AuthenticationFailures).toMatch(/\[10m\]\)\) > 5$/);
     expect(expr.ForceSyncSlowResponse).toMatch(/histogram_quantile\(0\.95,.*\) > 5$/);
     expect(expr.ProcessingBacklogHigh).toMatch(/> 100$/);
+    expect(expr.MaintenanceModeOn).toBe('max(maintenance_mode{job="opal-force-sync"}) == 1');
     expect(expr.SignatureFailureRateHigh).toMatch(/> 0\.10$/);
     expect(expr.WorkflowSuccessRateLow).toMatch(/workflows_finished_total.*\[1h\].*< 0\.90$/);
     expect(expr.AgentSuccessRateLow).toMatch(/agent_runs_finished_total.*\[1h\].*< 0\.95$/);

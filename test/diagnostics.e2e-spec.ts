@@ -499,6 +499,7 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         database: 'up',
         replica: NO_REPLICA,
         opal_circuit_breaker: CLOSED_BREAKER,
+        maintenance: { mode: 'normal', since: null, reason: null, by: null },
       });
       expect(res.body.alerts).toEqual([
         {
@@ -545,6 +546,7 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         database: 'up',
         replica: NO_REPLICA,
         opal_circuit_breaker: CLOSED_BREAKER,
+        maintenance: { mode: 'normal', since: null, reason: null, by: null },
       });
       expect(res.body.alerts).toEqual([]);
     });

@@ -24,6 +24,7 @@ describe('database schema (e2e)', () => {
       'auth_failures',
       'idempotency_keys',
       'job_leases',
+      'maintenance_mode',
       'rejected_deliveries',
       'replica_heartbeat',
       'trigger_attempts',

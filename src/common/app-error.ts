@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'WORKFLOW_NOT_FOUND'
   | 'SYNC_ALREADY_ACTIVE'
+  | 'WORKFLOW_ALREADY_FINISHED'
+  | 'WORKFLOW_STILL_ACTIVE'
   | 'WEBHOOK_DUPLICATE_EVENT'
   | 'IDEMPOTENCY_KEY_IN_USE'
   | 'IDEMPOTENCY_KEY_REUSED'
@@ -22,7 +24,8 @@ export type ErrorCode =
   | 'OPAL_TRIGGER_REJECTED'
   | 'DATABASE_UNAVAILABLE'
   | 'SERVICE_UNAVAILABLE'
-  | 'TOO_MANY_STREAMS';
+  | 'TOO_MANY_STREAMS'
+  | 'MAINTENANCE_MODE';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'VALIDATION_FAILED',
@@ -34,6 +37,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'NOT_FOUND',
   'WORKFLOW_NOT_FOUND',
   'SYNC_ALREADY_ACTIVE',
+  'WORKFLOW_ALREADY_FINISHED',
+  'WORKFLOW_STILL_ACTIVE',
   'WEBHOOK_DUPLICATE_EVENT',
   'IDEMPOTENCY_KEY_IN_USE',
   'IDEMPOTENCY_KEY_REUSED',
@@ -48,6 +53,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'DATABASE_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
   'TOO_MANY_STREAMS',
+  'MAINTENANCE_MODE',
 ];
 
 export type ErrorDetail = Record<string, unknown>;
@@ -84,6 +90,8 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
     case 'WORKFLOW_NOT_FOUND':
       return { status: 404, title: 'Not Found' };
     case 'SYNC_ALREADY_ACTIVE':
+    case 'WORKFLOW_ALREADY_FINISHED':
+    case 'WORKFLOW_STILL_ACTIVE':
     case 'WEBHOOK_DUPLICATE_EVENT':
     case 'IDEMPOTENCY_KEY_IN_USE':
     case 'IDEMPOTENCY_KEY_REUSED':
@@ -106,6 +114,7 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
     case 'DATABASE_UNAVAILABLE':
     case 'SERVICE_UNAVAILABLE':
     case 'TOO_MANY_STREAMS':
+    case 'MAINTENANCE_MODE':
       return { status: 503, title: 'Service Unavailable' };
   }
 }

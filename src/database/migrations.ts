@@ -7,6 +7,7 @@ import { AuthFailureCounters1796184087963 } from '../../migrations/1796184087963
 import { IdempotencyKeysPerCaller1796184528271 } from '../../migrations/1796184528271-IdempotencyKeysPerCaller';
 import { JobLeaseExpiry1796184958072 } from '../../migrations/1796184958072-JobLeaseExpiry';
 import { RelinkIndexes1796190000000 } from '../../migrations/1796190000000-RelinkIndexes';
+import { WorkflowLifecycleAndMaintenance1796197079578 } from '../../migrations/1796197079578-WorkflowLifecycleAndMaintenance';
 import { ReplicaHeartbeat1796300000000 } from '../../migrations/1796300000000-ReplicaHeartbeat';
 
 /** Every migration, in order. Listed explicitly so that builds and tests load the same classes. */
@@ -18,5 +19,6 @@ export const MIGRATIONS = [
   IdempotencyKeysPerCaller1796184528271,
   JobLeaseExpiry1796184958072,
   RelinkIndexes1796190000000,
+  WorkflowLifecycleAndMaintenance1796197079578,
   ReplicaHeartbeat1796300000000,
 ];

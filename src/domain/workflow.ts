@@ -9,6 +9,7 @@ export const WORKFLOW_STATUSES = [
   'failed',
   'timed_out',
   'trigger_failed',
+  'cancelled',
 ] as const;
 export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
 
@@ -18,6 +19,7 @@ export const TERMINAL_WORKFLOW_STATUSES: readonly WorkflowStatus[] = [
   'failed',
   'timed_out',
   'trigger_failed',
+  'cancelled',
 ];
 
 /** Not finished: a force sync of the same scope and client is refused while one of these is younger than the timeout. */
@@ -66,3 +68,13 @@ export type TriggerOutcome = (typeof TRIGGER_OUTCOMES)[number];
  * instance; payload `<sync_id>:<version>`.
  */
 export const WORKFLOW_CHANGED_CHANNEL = 'workflow_changed';
+
+/** The longest reason a cancel may give (contract section 12). */
+export const CANCEL_REASON_MAX_LENGTH = 500;
+
+/**
+ * Maintenance mode (contract section 14): `paused` refuses the write routes and holds event processing and the
+ * scheduler's write jobs; callbacks are still stored.
+ */
+export const MAINTENANCE_MODES = ['normal', 'paused'] as const;
+export type MaintenanceMode = (typeof MAINTENANCE_MODES)[number];

@@ -1,12 +1,13 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AnalyticsReader } from '../database/analytics-reader';
 import { MetricsService } from '../metrics/metrics.service';
+import { MaintenanceModeService } from '../modules/maintenance/maintenance-mode.service';
 import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
 import { WorkflowsService } from '../modules/workflows/workflows.service';
 
 /**
  * Samples the owners' figures at scrape time (the processing backlog, the active workflows, whether the
- * database answers), so that they are right on every instance however many run, without a timer of its own.
+ * database answers, the maintenance mode), so that they are right on every instance however many run, without a timer of its own.
  */
 @Injectable()
 export class MetricsSampler implements OnModuleInit {
@@ -18,6 +19,7 @@ export class MetricsSampler implements OnModuleInit {
     private readonly events: WebhookEventsService,
     private readonly workflows: WorkflowsService,
     private readonly reader: AnalyticsReader,
+    private readonly maintenance: MaintenanceModeService,
   ) {}
 
   onModuleInit(): void {
@@ -30,8 +32,13 @@ export class MetricsSampler implements OnModuleInit {
     if (replica.lag_seconds === null) this.metrics.replicaLag.reset();
     else this.metrics.replicaLag.set(replica.lag_seconds);
     try {
-      const [backlog, active] = await Promise.all([this.events.backlog(), this.workflows.activeWorkflows()]);
+      const [backlog, active, paused] = await Promise.all([
+        this.events.backlog(),
+        this.workflows.activeWorkflows(),
+        this.maintenance.isPaused(),
+      ]);
       this.metrics.processingBacklog.set(backlog);
+      this.metrics.maintenanceMode.set(paused ? 1 : 0);
       this.metrics.activeWorkflows.set(active);
       this.metrics.databaseUp.set(1);
       if (this.lastFailed) this.logger.log({ msg: 'Metrics database sample succeeded again' });

@@ -3,6 +3,7 @@ import { Interval } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
 import { AnalyticsReader, REPLICA_CHECK_INTERVAL_MS } from '../database/analytics-reader';
 import { MaintenanceService } from '../modules/diagnostics/maintenance.service';
+import { MaintenanceModeService } from '../modules/maintenance/maintenance-mode.service';
 import { IdempotencyService } from '../modules/sync/idempotency.service';
 import { TriggerDispatcherService } from '../modules/sync/trigger-dispatcher.service';
 import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
@@ -49,6 +50,7 @@ export class PeriodicJobs {
     private readonly idempotency: IdempotencyService,
     private readonly maintenance: MaintenanceService,
     private readonly reader: AnalyticsReader,
+    private readonly maintenanceMode: MaintenanceModeService,
   ) {}
 
   /**
@@ -60,15 +62,26 @@ export class PeriodicJobs {
     return this.runner.runLocal('read_replica_check', () => this.reader.tick());
   }
 
+  /**
+   * In maintenance mode the jobs that write hold (no run, so none is recorded and each is due again as soon as
+   * the mode ends): calls to OPAL, relinking, the timeout sweep (callbacks are held too, so a workflow would time
+   * out for want of them) and retention. The idempotency-key cleanup goes on.
+   */
+  private async held(): Promise<boolean> {
+    return this.maintenanceMode.isPaused();
+  }
+
   /** Sends the calls to OPAL that are due (retries, and triggers a crashed instance left behind). */
   @Interval('trigger_dispatch', TRIGGER_POLL_MS)
-  dispatchTriggers(): Promise<boolean> {
+  async dispatchTriggers(): Promise<boolean> {
+    if (await this.held()) return false;
     return this.runner.runLocal('trigger_dispatch', () => this.dispatcher.dispatchDue());
   }
 
   /** Events that matched no workflow go back to processing once their workflow is known. */
   @Interval(JOBS.relinkUnmatched.name, SECOND)
-  relinkUnmatched(): Promise<boolean> {
+  async relinkUnmatched(): Promise<boolean> {
+    if (await this.held()) return false;
     return this.runner.runLeased(JOBS.relinkUnmatched, async ({ previousRunAt }) => ({
       relinked: await this.events.relinkUnmatched(
         previousRunAt === null ? null : new Date(previousRunAt.getTime() - RELINK_OVERLAP_MS),
@@ -78,7 +91,8 @@ export class PeriodicJobs {
 
   /** Workflows without a terminal event after WORKFLOW_TIMEOUT_MINUTES become timed_out. */
   @Interval(JOBS.timeoutSweep.name, 5 * SECOND)
-  sweepTimeouts(): Promise<boolean> {
+  async sweepTimeouts(): Promise<boolean> {
+    if (await this.held()) return false;
     return this.runner.runLeased(JOBS.timeoutSweep, async () => ({
       timed_out: await this.workflowState.sweepTimeouts(this.config.workflowTimeoutMinutes),
     }));
@@ -94,7 +108,8 @@ export class PeriodicJobs {
 
   /** The daily cleanup with EVENT_RETENTION_DAYS (the same as `cleanup_old_events`), audited. */
   @Interval(JOBS.retention.name, 5 * MINUTE)
-  retention(): Promise<boolean> {
+  async retention(): Promise<boolean> {
+    if (await this.held()) return false;
     return this.runner.runLeased(JOBS.retention, async () => {
       const result = await this.maintenance.cleanup(this.config.eventRetentionDays, false, {
         actor: 'retention-job',

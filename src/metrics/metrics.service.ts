@@ -90,6 +90,12 @@ export class MetricsService {
     registers: [this.registry],
     collect: () => this.sample(),
   });
+  readonly maintenanceMode = new Gauge({
+    name: 'maintenance_mode',
+    help: '1 while maintenance mode is on (writes refused, events stored but not processed), else 0 (sampled at scrape)',
+    registers: [this.registry],
+    collect: () => this.sample(),
+  });
   readonly authFailures = new Counter({
     name: 'auth_failures_total',
     help: 'Failed operator authentications by route',
@@ -220,7 +226,7 @@ export class MetricsService {
     this.breakerReader = reader;
   }
 
-  /** Installs the scrape-time database sample (backlog, active workflows, database_up). */
+  /** Installs the scrape-time database sample (backlog, active workflows, database_up, maintenance_mode). */
   setSampler(sampler: () => Promise<void>): void {
     this.sampler = sampler;
   }

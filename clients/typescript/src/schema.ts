@@ -148,6 +148,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/opal/sync/{sync_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels a pending, triggered or running workflow: status `cancelled` (terminal), `cancelled_at`,
+         *     `cancel_reason`. Pending retries of the trigger stop; OPAL is not called (it has no cancel call), and
+         *     callbacks that arrive later are stored and listed in diagnostics but change nothing. Audited with the reason.
+         */
+        post: operations["cancelSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/opal/sync/{sync_id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs a finished workflow again with its original inputs (scope, client context, trigger kind, session id): a
+         *     new workflow with `rerun_of`, answered exactly like a force sync (200 accepted, 202 retry scheduled, 502
+         *     refused; `Idempotency-Key` honoured). Audited.
+         */
+        post: operations["rerunSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/opal/syncs": {
         parameters: {
             query?: never;
@@ -258,6 +300,29 @@ export interface paths {
         put?: never;
         /** Replay a workflow's stored events */
         post: operations["replayWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/maintenance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The maintenance mode every instance obeys. */
+        get: operations["getMaintenance"];
+        /**
+         * Pauses write operations (`paused`) or resumes them (`normal`). While paused, force sync, trigger, rerun,
+         *     cancel, replay and the retention cleanup answer 503 MAINTENANCE_MODE with `Retry-After`; callbacks are
+         *     still stored (202) but not processed; reads, health and readiness keep working. Every instance obeys within a
+         *     second; the mode survives restarts. Back to `normal`, held events are processed in received order. Audited.
+         */
+        put: operations["setMaintenance"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -923,7 +988,7 @@ export interface components {
          * @description The workflow's status.
          * @enum {string}
          */
-        WorkflowStatus: "pending" | "triggered" | "running" | "completed" | "partially_completed" | "failed" | "timed_out" | "trigger_failed";
+        WorkflowStatus: "pending" | "triggered" | "running" | "completed" | "partially_completed" | "failed" | "timed_out" | "trigger_failed" | "cancelled";
         /**
          * @description The agent's status.
          * @enum {string}
@@ -1106,10 +1171,66 @@ export interface components {
              * @example 372500
              */
             duration_ms: number | null;
+            /**
+             * @description The finished workflow this one reran with the same inputs; null for a first run.
+             * @example 5d2c9e70-1b3a-4c6d-8e9f-0a1b2c3d4e5f
+             */
+            rerun_of: string | null;
+            /**
+             * @description When an operator cancelled it (status `cancelled`); null otherwise.
+             * @example 2026-03-02T10:17:05.000Z
+             */
+            cancelled_at: string | null;
+            /**
+             * @description The reason given with the cancel; null when none was given or it was not cancelled.
+             * @example started with the wrong scope
+             */
+            cancel_reason: string | null;
             /** @description Finished agents out of nine. */
             progress: components["schemas"]["WorkflowProgressDto"];
             /** @description The trigger's delivery to OPAL. */
             trigger: components["schemas"]["WorkflowTriggerDto"];
+        };
+        CancelSyncRequestDto: {
+            /**
+             * @description Why it is cancelled (stored with the workflow and in the audit log); at most 500 characters.
+             * @example started with the wrong scope
+             */
+            reason?: string;
+        };
+        RerunResponseDto: {
+            /**
+             * @description True: the sync exists and OPAL accepted it or will be retried.
+             * @example true
+             */
+            success: boolean;
+            /**
+             * @description The workflow's id: poll `status_url` with it.
+             * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            sync_id: string;
+            /**
+             * @description The workflow's correlation id, sent to OPAL and found in the logs.
+             * @example force-sync-1732800000000-k3j9x2a1
+             */
+            correlation_id: string;
+            /**
+             * @description What happened, for a person.
+             * @example Force sync triggered: OPAL accepted strategy_workflow
+             */
+            message: string;
+            /**
+             * @description Where to follow the workflow.
+             * @example /api/opal/sync/0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            status_url: string;
+            /** @description The sync as created and the trigger sent to OPAL. */
+            sync_details: components["schemas"]["SyncDetailsDto"];
+            /**
+             * @description The finished workflow whose inputs were used again.
+             * @example 5d2c9e70-1b3a-4c6d-8e9f-0a1b2c3d4e5f
+             */
+            rerun_of: string;
         };
         WorkflowSummaryDto: {
             /**
@@ -1180,6 +1301,21 @@ export interface components {
              * @example 372500
              */
             duration_ms: number | null;
+            /**
+             * @description The finished workflow this one reran with the same inputs; null for a first run.
+             * @example 5d2c9e70-1b3a-4c6d-8e9f-0a1b2c3d4e5f
+             */
+            rerun_of: string | null;
+            /**
+             * @description When an operator cancelled it (status `cancelled`); null otherwise.
+             * @example 2026-03-02T10:17:05.000Z
+             */
+            cancelled_at: string | null;
+            /**
+             * @description The reason given with the cancel; null when none was given or it was not cancelled.
+             * @example started with the wrong scope
+             */
+            cancel_reason: string | null;
             /** @description Finished agents out of nine. */
             progress: components["schemas"]["WorkflowProgressDto"];
             /** @description The trigger's delivery to OPAL. */
@@ -1553,6 +1689,33 @@ export interface components {
              */
             checked_at: string | null;
         };
+        /**
+         * @description `normal`, or `paused`: write routes answer 503 MAINTENANCE_MODE; callbacks are stored, not processed.
+         * @enum {string}
+         */
+        MaintenanceMode: "normal" | "paused";
+        MaintenanceStateDto: {
+            /**
+             * @description `normal`, or `paused`: write routes answer 503 MAINTENANCE_MODE; callbacks are stored, not processed.
+             * @example paused
+             */
+            mode: components["schemas"]["MaintenanceMode"];
+            /**
+             * @description When the mode was last set (ISO-8601); null when it was never set.
+             * @example 2026-03-02T10:15:30.000Z
+             */
+            since: string | null;
+            /**
+             * @description Why, as given when it was set.
+             * @example "restoring the database from last night"s backup"
+             */
+            reason: string | null;
+            /**
+             * @description Who set it: the operator key's fingerprint (never the key), or `operator` while operator routes are open.
+             * @example key:3f9a1c2b7d4e5f60
+             */
+            by: string | null;
+        };
         SystemHealthDto: {
             /** @description The receiver's overall state. */
             webhook_status: components["schemas"]["ReceiverHealth"];
@@ -1562,6 +1725,8 @@ export interface components {
             replica: components["schemas"]["ReadReplicaDto"];
             /** @description This instance's circuit breaker on OPAL. */
             opal_circuit_breaker: components["schemas"]["CircuitBreakerDto"];
+            /** @description The maintenance mode (GET /api/maintenance); null when the database is down. */
+            maintenance: components["schemas"]["MaintenanceStateDto"] | null;
             /**
              * @description Percent of the last hour's events that failed (event status failed or processing failed).
              * @example 0
@@ -1625,7 +1790,7 @@ export interface components {
          * @description The alert rule (see the runbook).
          * @enum {string}
          */
-        AlertRule: "force_sync_success_rate" | "no_webhook_events" | "database_unreachable" | "auth_failures" | "force_sync_response_time" | "processing_backlog" | "signature_failure_rate" | "workflow_success_rate" | "agent_success_rate" | "workflow_duration_p95" | "event_processing_success_rate" | "opal_circuit_breaker_open";
+        AlertRule: "force_sync_success_rate" | "no_webhook_events" | "database_unreachable" | "auth_failures" | "force_sync_response_time" | "processing_backlog" | "signature_failure_rate" | "workflow_success_rate" | "agent_success_rate" | "workflow_duration_p95" | "event_processing_success_rate" | "opal_circuit_breaker_open" | "maintenance_mode";
         AlertDto: {
             /** @description How urgent the alert is. */
             severity: components["schemas"]["AlertSeverity"];
@@ -1891,6 +2056,18 @@ export interface components {
              * @example 38
              */
             duration_ms: number;
+        };
+        SetMaintenanceDto: {
+            /**
+             * @description `paused` stops write operations; `normal` resumes them (held events are processed in received order).
+             * @example paused
+             */
+            mode: components["schemas"]["MaintenanceMode"];
+            /**
+             * @description Why (shown in GET /api/maintenance, system_health and the audit log); at most 500 characters.
+             * @example "restoring the database from last night"s backup"
+             */
+            reason?: string;
         };
     };
     responses: {
@@ -2324,6 +2501,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description MAINTENANCE_MODE: write operations are paused (PUT /api/maintenance); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     getSync: {
@@ -2369,6 +2557,197 @@ export interface operations {
             415: components["responses"]["UnsupportedContentEncoding"];
             /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
             429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    cancelSync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The sync id answered by the force sync or the orchestration trigger */
+                sync_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelSyncRequestDto"];
+            };
+        };
+        responses: {
+            /** @description The cancelled workflow */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowResponseDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (e.g. a reason over 500 characters) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description WORKFLOW_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            /** @description WORKFLOW_ALREADY_FINISHED: the workflow is terminal (details: [{ sync_id, status }]) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            415: components["responses"]["UnsupportedBody"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description MAINTENANCE_MODE: write operations are paused (PUT /api/maintenance); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    rerunSync: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 printable ASCII characters, scoped to the caller (the operator key; one shared scope while operator routes are open). A repeat with the same key within 24 h returns the first answer again (same status and sync_id) with `Idempotent-Replayed: true` and triggers nothing; the same key with a different body answers 409 IDEMPOTENCY_KEY_REUSED, a repeat while the first is in flight 409 IDEMPOTENCY_KEY_IN_USE. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The sync id answered by the force sync or the orchestration trigger */
+                sync_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OPAL accepted the new workflow */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RerunResponseDto"];
+                };
+            };
+            /** @description OPAL has not accepted yet; a retry is scheduled (external_opal.status = retry_scheduled) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RerunResponseDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description WORKFLOW_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            /** @description WORKFLOW_STILL_ACTIVE: the workflow is not finished (details: [{ sync_id, status }]); SYNC_ALREADY_ACTIVE, IDEMPOTENCY_KEY_IN_USE or IDEMPOTENCY_KEY_REUSED as for a force sync */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description CONFIGURATION_ERROR: the OPAL settings are invalid (details name each problem) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description OPAL_TRIGGER_REJECTED: OPAL refused for good (details: [{ sync_id, opal_status }]) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description MAINTENANCE_MODE: write operations are paused (PUT /api/maintenance); retry after `Retry-After` seconds */
+            503: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
@@ -2566,6 +2945,17 @@ export interface operations {
             /** @description OPAL_TRIGGER_REJECTED: OPAL refused for good (details: [{ sync_id, opal_status }]) */
             502: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description MAINTENANCE_MODE: write operations are paused (PUT /api/maintenance); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2881,6 +3271,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description MAINTENANCE_MODE: write operations are paused (PUT /api/maintenance); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     replayWorkflow: {
@@ -2925,6 +3326,114 @@ export interface operations {
             };
             /** @description No workflow with this id (WORKFLOW_NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedBody"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description MAINTENANCE_MODE: write operations are paused (PUT /api/maintenance); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getMaintenance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current mode */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceStateDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    setMaintenance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetMaintenanceDto"];
+            };
+        };
+        responses: {
+            /** @description The mode as now stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceStateDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (e.g. an unknown mode) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -51,6 +51,7 @@ const quiet: HealthFigures = {
   activeWorkflows: 1,
   authFailures: 0,
   serviceLevels: { hour: window(), day: window() },
+  maintenance: { mode: 'normal', since: null, reason: null, by: null },
 };
 const rules = (f: HealthFigures) => evaluateAlerts(f, thresholds).map((a) => `${a.severity}:${a.rule}`);
 
@@ -172,6 +173,32 @@ describe('evaluateAlerts', () => {
       workflow_success_rate: null,
       agent_success_rate: null,
       p95_workflow_duration_ms: null,
+    });
+  });
+
+  it('warns while maintenance mode is on, and shows the mode in system_health', () => {
+    const since = new Date(now.getTime() - 5 * 60_000);
+    const paused = {
+      ...quiet,
+      maintenance: { mode: 'paused' as const, since, reason: 'restore', by: 'key:0123456789abcdef' },
+    };
+    const alerts = evaluateAlerts(paused, thresholds);
+    expect(alerts.map((a) => `${a.severity}:${a.rule}`)).toEqual(['warning:maintenance_mode']);
+    expect(alerts[0].message).toContain('restore');
+    expect(toSystemHealth(paused, alerts)).toMatchObject({
+      webhook_status: 'healthy',
+      maintenance: {
+        mode: 'paused',
+        since: since.toISOString(),
+        reason: 'restore',
+        by: 'key:0123456789abcdef',
+      },
+    });
+    expect(toSystemHealth(quiet, []).maintenance).toEqual({
+      mode: 'normal',
+      since: null,
+      reason: null,
+      by: null,
     });
   });
 

@@ -3,6 +3,7 @@ import { signatureFailureRate } from '../webhooks/webhook-events.service';
 import type { ServiceLevelFigures, ServiceLevelWindow } from '../workflows/workflows.service';
 import type { CircuitBreakerDto } from '../opal/dto/circuit-breaker.dto';
 import type { AlertDto, ReadReplicaDto, SystemHealthDto } from './dto/last-webhook-response.dto';
+import type { MaintenanceState } from '../maintenance/maintenance-mode.service';
 
 /** Raw figures read from the database in one round trip (null everywhere when it is unreachable). */
 export interface HealthFigures {
@@ -27,6 +28,8 @@ export interface HealthFigures {
   /** Workflows waiting for OPAL's callbacks: triggered or running, and younger than the workflow timeout. */
   activeWorkflows: number;
   authFailures: number;
+  /** The maintenance mode (paused: writes refused, processing and retention held). */
+  maintenance: MaintenanceState;
   /** Workflows and agent runs finished in the last hour (alerts) and 24 hours (system_health). */
   serviceLevels: ServiceLevelFigures;
 }
@@ -113,6 +116,15 @@ export function evaluateAlerts(
       message: `${f.backlog} events waiting to be processed (more than ${t.backlogMax})`,
       value: f.backlog,
       threshold: t.backlogMax,
+    });
+  }
+  if (f.maintenance.mode === 'paused') {
+    alerts.push({
+      severity: 'warning',
+      rule: 'maintenance_mode',
+      message: `Maintenance mode is on${f.maintenance.since ? ` since ${f.maintenance.since.toISOString()}` : ''}: write operations are refused and events are stored but not processed${f.maintenance.reason ? ` (reason: ${f.maintenance.reason})` : ''}`,
+      value: 'paused',
+      threshold: null,
     });
   }
   const signatureRate = signatureFailureRate(f);
@@ -272,6 +284,7 @@ export function toSystemHealth(
       database: 'down',
       replica,
       opal_circuit_breaker: breaker,
+      maintenance: null,
     };
   }
   return {
@@ -290,5 +303,11 @@ export function toSystemHealth(
     database: 'up',
     replica,
     opal_circuit_breaker: breaker,
+    maintenance: {
+      mode: f.maintenance.mode,
+      since: f.maintenance.since ? f.maintenance.since.toISOString() : null,
+      reason: f.maintenance.reason,
+      by: f.maintenance.by,
+    },
   };
 }

@@ -8,6 +8,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { ApiMaintenanceModeResponse } from '../../common/maintenance-response';
 import { OperatorAuth } from '../../policy/policy';
 import { CurrentActor, type AuditActor } from '../../common/audit-actor';
 import { DiagnosticsService } from './diagnostics.service';
@@ -63,6 +64,7 @@ export class DiagnosticsController {
     },
   })
   @ApiBadRequestResponse({ description: 'Unknown action or invalid retention_days', type: ErrorResponseDto })
+  @ApiMaintenanceModeResponse()
   runDiagnosticsAction(
     @Body() body: DiagnosticsActionDto,
     @CurrentActor() actor: AuditActor,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MaintenanceModule } from '../maintenance/maintenance.module';
 import { OpalModule } from '../opal/opal.module';
 import { SyncModule } from '../sync/sync.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
@@ -13,7 +14,7 @@ import { SystemHealthService } from './system-health.service';
  * and done through the owners' services.
  */
 @Module({
-  imports: [OpalModule, WorkflowsModule, WebhooksModule, SyncModule],
+  imports: [OpalModule, WorkflowsModule, WebhooksModule, SyncModule, MaintenanceModule],
   controllers: [DiagnosticsController],
   providers: [DiagnosticsService, SystemHealthService, MaintenanceService],
   exports: [MaintenanceService],

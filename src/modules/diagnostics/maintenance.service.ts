@@ -8,6 +8,7 @@ import { IdempotencyService } from '../sync/idempotency.service';
 import { CLEANUP_BATCH_SIZE, WebhookEventsService } from '../webhooks/webhook-events.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
 import { OpalTargetService } from '../opal/opal-target.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import type {
   CleanupResponseDto,
   ConfigurationCheckResultDto,
@@ -24,7 +25,8 @@ interface Actor {
 }
 
 /**
- * The diagnostics POST actions: configuration test and retention (also run daily by the scheduler): old events
+ * The diagnostics POST actions: configuration test and retention (also run daily by the scheduler; refused in
+ * maintenance mode, except as a dry run): old events
  * and refused-delivery counters (webhooks module), expired idempotency keys (sync module).
  */
 @Injectable()
@@ -40,6 +42,7 @@ export class MaintenanceService {
     private readonly config: AppConfig,
     private readonly opalConfiguration: OpalConfigurationService,
     private readonly opalTarget: OpalTargetService,
+    private readonly maintenanceMode: MaintenanceModeService,
   ) {}
 
   async testConfiguration(actor: Actor): Promise<ConfigurationTestResponseDto> {
@@ -113,6 +116,8 @@ export class MaintenanceService {
     dryRun: boolean,
     actor: Actor & { trigger: 'request' | 'schedule' },
   ): Promise<CleanupResponseDto> {
+    // Retention is held in maintenance mode (a dry run deletes nothing, so it is still answered).
+    if (!dryRun) await this.maintenanceMode.assertWritable();
     const events = await this.events.deleteOlderThan(retentionDays, dryRun);
     const result = {
       deleted: events.events,

@@ -8,6 +8,7 @@ import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
 import { WorkflowsRepository } from '../workflows/workflows.repository';
 import { WorkflowsService } from '../workflows/workflows.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import { DiagnosticsService } from './diagnostics.service';
 import { SystemHealthService } from './system-health.service';
 
@@ -64,6 +65,7 @@ describe('diagnostics with the database unreachable', () => {
       config,
       noReplica,
       breaker,
+      new MaintenanceModeService(downDataSource, null as never),
     );
     const diagnostics = new DiagnosticsService(events, health);
     const answer = await diagnostics.lastWebhook({ limit: 10, status: 'all', include_payload: false });
@@ -94,6 +96,7 @@ describe('diagnostics with the database unreachable', () => {
       config,
       noReplica,
       breaker,
+      new MaintenanceModeService(broken, null as never),
     );
     await expect(health.figures()).rejects.toThrow('syntax error');
   });

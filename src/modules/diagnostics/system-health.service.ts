@@ -5,6 +5,7 @@ import { AppConfig } from '../../config/app-config';
 import { AnalyticsReader } from '../../database/analytics-reader';
 import { OpalBreakerService } from '../opal/opal-breaker.service';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import { WorkflowsService, type ServiceLevelWindow } from '../workflows/workflows.service';
 import { evaluateAlerts, toSystemHealth, type HealthFigures } from './alerts';
 import type { AlertDto, SystemHealthDto } from './dto/last-webhook-response.dto';
@@ -26,6 +27,7 @@ export class SystemHealthService {
     private readonly config: AppConfig,
     private readonly reader: AnalyticsReader,
     private readonly breaker: OpalBreakerService,
+    private readonly maintenance: MaintenanceModeService,
   ) {}
 
   async evaluate(): Promise<{ systemHealth: SystemHealthDto; alerts: AlertDto[] }> {
@@ -48,13 +50,15 @@ export class SystemHealthService {
   async figures(): Promise<HealthFigures> {
     try {
       const { alerts } = this.config;
-      const [deliveries, forceSyncs, activeWorkflows, authFailures, serviceLevels] = await Promise.all([
-        this.events.deliveryFigures(),
-        this.workflows.forceSyncFigures(alerts.forceSyncWindowMinutes),
-        this.workflows.activeWorkflows(),
-        this.authFailures.countSince(alerts.authFailuresWindowMinutes),
-        this.workflows.serviceLevelFigures(),
-      ]);
+      const [deliveries, forceSyncs, activeWorkflows, authFailures, serviceLevels, maintenance] =
+        await Promise.all([
+          this.events.deliveryFigures(),
+          this.workflows.forceSyncFigures(alerts.forceSyncWindowMinutes),
+          this.workflows.activeWorkflows(),
+          this.authFailures.countSince(alerts.authFailuresWindowMinutes),
+          this.workflows.serviceLevelFigures(),
+          this.maintenance.current(),
+        ]);
       return {
         database: 'up',
         now: deliveries.now,
@@ -75,6 +79,7 @@ export class SystemHealthService {
         activeWorkflows,
         authFailures,
         serviceLevels,
+        maintenance,
       };
     } catch (error) {
       if (await this.databaseReachable()) throw error;
@@ -115,4 +120,5 @@ const DOWN_FIGURES: HealthFigures = {
     hour: NO_SERVICE_LEVELS,
     day: NO_SERVICE_LEVELS,
   },
+  maintenance: { mode: 'normal', since: null, reason: null, by: null },
 };

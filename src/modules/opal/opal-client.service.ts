@@ -11,6 +11,8 @@ import type { AttemptOutcome, BackoffPolicy } from './retry-policy';
 import {
   buildTriggerPayload,
   newSpanId,
+  triggerInputsOf,
+  type TriggerInputs,
   type TriggerPayload,
   type TriggerPayloadInput,
 } from './trigger-payload';
@@ -80,6 +82,14 @@ export class OpalClientService implements OnApplicationShutdown {
       callbackUrl: this.opalConfig.callbackUrl(),
       workspaceId: this.config.opal.workspaceId,
     });
+  }
+
+  /** The caller's choices in a stored trigger body (what a rerun sends again); see `triggerInputsOf`. */
+  inputsOf(
+    payload: unknown,
+    fallback: Pick<TriggerInputs, 'clientName' | 'syncScope' | 'triggeredBy' | 'sessionId'>,
+  ): TriggerInputs {
+    return triggerInputsOf(payload, fallback);
   }
 
   /** After call number `attempt` (1-based): accepted, retry (full-jitter backoff, Retry-After honoured), or give up. */

@@ -1,4 +1,4 @@
-import { buildTriggerPayload, newSpanId } from './trigger-payload';
+import { buildTriggerPayload, newSpanId, triggerInputsOf } from './trigger-payload';
 import type { TriggerPayloadInput } from './trigger-payload';
 
 const base: TriggerPayloadInput = {
@@ -128,5 +128,53 @@ describe('newSpanId', () => {
     const a = newSpanId();
     expect(a).toMatch(/^[0-9a-f]{16}$/);
     expect(newSpanId()).not.toBe(a);
+  });
+});
+
+describe('triggerInputsOf', () => {
+  const fallback = {
+    clientName: 'row client',
+    syncScope: 'all_platforms' as const,
+    triggeredBy: 'row',
+    sessionId: null,
+  };
+
+  it("reads back exactly the caller's choices of a built body (a rerun sends them again)", () => {
+    const body = buildTriggerPayload({
+      ...base,
+      syncScope: 'odp_only',
+      includeRagUpdate: false,
+      sessionId: 'session-7',
+      engineForm: { industry: 'Retail', goals: ['a'] },
+      clientMetadata: { ticket: 'OPS-1' },
+    });
+    expect(triggerInputsOf(JSON.parse(JSON.stringify(body)), fallback)).toEqual({
+      clientName: 'ACME Corp',
+      industry: 'Retail',
+      recipients: ['ops@acme.test'],
+      syncScope: 'odp_only',
+      includeRagUpdate: false,
+      triggeredBy: 'force_sync',
+      sessionId: 'session-7',
+      engineForm: { industry: 'Retail', goals: ['a'] },
+      clientMetadata: { ticket: 'OPS-1' },
+    });
+  });
+
+  it('takes the row when the stored body lacks a field or has the wrong type', () => {
+    expect(
+      triggerInputsOf({ input_data: { client_name: 7, sync_scope: 'nowhere', recipients: 'x' } }, fallback),
+    ).toEqual({
+      clientName: 'row client',
+      industry: null,
+      recipients: [],
+      syncScope: 'all_platforms',
+      includeRagUpdate: null,
+      triggeredBy: 'row',
+      sessionId: null,
+      engineForm: null,
+      clientMetadata: null,
+    });
+    expect(triggerInputsOf(null, fallback).clientName).toBe('row client');
   });
 });

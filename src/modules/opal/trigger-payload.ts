@@ -71,3 +71,47 @@ export function buildTriggerPayload(input: TriggerPayloadInput): TriggerPayload 
 
   return { workflow_name: STRATEGY_WORKFLOW, input_data: inputData, metadata };
 }
+
+/** The caller's choices in a stored trigger body: what a rerun sends again. */
+export interface TriggerInputs {
+  clientName: string;
+  industry: string | null;
+  recipients: string[];
+  syncScope: SyncScope | null;
+  includeRagUpdate: boolean | null;
+  triggeredBy: string;
+  sessionId: string | null;
+  engineForm: Record<string, unknown> | null;
+  clientMetadata: Record<string, unknown> | null;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Reads back what `buildTriggerPayload` put in a stored body (the inverse of its caller's part, never the
+ * service's own ids or times). Fields missing or of the wrong type are taken from `fallback` (the workflow row)
+ * or left null for the caller's defaults.
+ */
+export function triggerInputsOf(
+  payload: unknown,
+  fallback: Pick<TriggerInputs, 'clientName' | 'syncScope' | 'triggeredBy' | 'sessionId'>,
+): TriggerInputs {
+  const input = isRecord(payload) && isRecord(payload.input_data) ? payload.input_data : {};
+  const metadata = isRecord(payload) && isRecord(payload.metadata) ? payload.metadata : {};
+  const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+  const scope = text(input.sync_scope);
+  return {
+    clientName: text(input.client_name) ?? fallback.clientName,
+    industry: text(input.industry),
+    recipients: Array.isArray(input.recipients)
+      ? input.recipients.filter((r): r is string => typeof r === 'string')
+      : [],
+    syncScope: scope !== null && scope in SCOPE_DETAILS ? (scope as SyncScope) : fallback.syncScope,
+    includeRagUpdate: typeof input.include_rag_update === 'boolean' ? input.include_rag_update : null,
+    triggeredBy: text(input.triggered_by) ?? fallback.triggeredBy,
+    sessionId: text(input.session_id) ?? fallback.sessionId,
+    engineForm: isRecord(input.engine_form) ? structuredClone(input.engine_form) : null,
+    clientMetadata: isRecord(metadata.client_metadata) ? structuredClone(metadata.client_metadata) : null,
+  };
+}

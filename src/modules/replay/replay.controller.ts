@@ -7,6 +7,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { ApiMaintenanceModeResponse } from '../../common/maintenance-response';
 import { OperatorAuth } from '../../policy/policy';
 import { CurrentActor, type AuditActor } from '../../common/audit-actor';
 import { ReplayRequestDto } from './dto/replay-request.dto';
@@ -37,6 +38,7 @@ export class ReplayController {
     description: 'No workflow with this id (WORKFLOW_NOT_FOUND)',
     type: ErrorResponseDto,
   })
+  @ApiMaintenanceModeResponse()
   replayWorkflow(
     @Body() body: ReplayRequestDto,
     @CurrentActor() actor: AuditActor,

@@ -3,6 +3,7 @@ import { AppError } from '../../common/app-error';
 import { AuditService } from '../../audit/audit.service';
 import { newCorrelationId } from '../../common/request-context';
 import { OPAL_AGENTS, isAgentId, type AgentId } from '../../domain/opal';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import { WebhookEventsService, type WorkflowEventRow } from '../webhooks/webhook-events.service';
 import { WorkflowStateService, type WorkflowState } from '../workflows/workflow-state.service';
 import { WorkflowsService } from '../workflows/workflows.service';
@@ -34,10 +35,12 @@ export class ReplayService {
     private readonly workflowState: WorkflowStateService,
     private readonly events: WebhookEventsService,
     private readonly audit: AuditService,
+    private readonly maintenance: MaintenanceModeService,
   ) {}
 
   async replay(body: ReplayRequestDto, actor: ReplayActor): Promise<ReplayResponseDto> {
     const started = process.hrtime.bigint();
+    await this.maintenance.assertWritable();
     const workflow = await this.workflows.resolve(body.workflow_id);
     if (!workflow) throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
 

@@ -3,14 +3,19 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../../common/app-error';
 import { newCorrelationId, RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
+import { AuditService } from '../../audit/audit.service';
+import type { AuditActor } from '../../common/audit-actor';
 import { MetricsService } from '../../metrics/metrics.service';
+import { isTerminalWorkflowStatus } from '../../domain/workflow';
 import { OPAL_AGENTS, SCOPE_DETAILS, STRATEGY_WORKFLOW } from '../../domain/opal';
 import { apiPath, syncStatusPath } from '../../domain/routes';
 import type { SyncScope } from '../../domain/opal';
 import { OpalBreakerService, type BreakerPermit } from '../opal/opal-breaker.service';
 import { OpalClientService } from '../opal/opal-client.service';
 import { OpalConfigurationService } from '../opal/opal-configuration.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import { WorkflowStateService, type TriggerClaim } from '../workflows/workflow-state.service';
+import { WorkflowsService } from '../workflows/workflows.service';
 import type { ForceSyncRequestDto } from './dto/force-sync-request.dto';
 import type { ForceSyncResponseDto } from './dto/force-sync-response.dto';
 import type {
@@ -19,6 +24,7 @@ import type {
   OrchestrationTriggerResponseDto,
 } from './dto/orchestration-trigger.dto';
 import type { SyncConfigurationResponseDto } from './dto/sync-configuration.dto';
+import type { RerunResponseDto } from './dto/workflow-lifecycle.dto';
 import { IdempotencyService, parseIdempotencyKey, requestHash } from './idempotency.service';
 import type { IdempotentAnswer, RouteAnswer } from './idempotency.service';
 import {
@@ -48,6 +54,8 @@ interface LaunchSpec {
   engineForm: Record<string, unknown> | null;
   clientMetadata: Record<string, unknown> | null;
   allowConcurrent: boolean;
+  /** A rerun: the finished workflow whose inputs these are, and the new workflow's id (audited beforehand). */
+  rerunOf?: { original: string; syncId: string };
 }
 
 /** A workflow created and its first attempt made within the request's budget. */
@@ -64,6 +72,7 @@ interface Launched {
 
 const FORCE_SYNC_SCOPE = 'POST /api/opal/sync';
 const TRIGGER_SCOPE = 'POST /api/orchestrations/trigger';
+const RERUN_SCOPE = 'POST /api/opal/sync/{sync_id}/rerun';
 const MIN_ATTEMPT_TIMEOUT_MS = 100;
 
 /**
@@ -84,6 +93,9 @@ export class ForceSyncService {
     private readonly idempotency: IdempotencyService,
     private readonly metrics: MetricsService,
     private readonly breaker: OpalBreakerService,
+    private readonly maintenance: MaintenanceModeService,
+    private readonly workflows: WorkflowsService,
+    private readonly audit: AuditService,
   ) {}
 
   /** `caller`: the operator's scope for idempotency keys (see CallerScope). */
@@ -94,6 +106,7 @@ export class ForceSyncService {
   ): Promise<IdempotentAnswer<ForceSyncResponseDto>> {
     const started = performance.now();
     const key = parseIdempotencyKey(idempotencyHeader);
+    await this.maintenance.assertWritable();
     this.assertConfigured('force_sync');
     const spec: LaunchSpec = {
       source: 'force_sync',
@@ -123,6 +136,7 @@ export class ForceSyncService {
   ): Promise<IdempotentAnswer<OrchestrationTriggerResponseDto>> {
     const started = performance.now();
     const key = parseIdempotencyKey(idempotencyHeader);
+    await this.maintenance.assertWritable();
     if (dto.workflow_name !== STRATEGY_WORKFLOW) {
       this.metrics.forceSyncOutcomes.inc({ endpoint: 'orchestration_trigger', outcome: 'not_allowed' });
       throw new AppError('WORKFLOW_NOT_ALLOWED', `Only ${STRATEGY_WORKFLOW} may be triggered`, [
@@ -163,6 +177,78 @@ export class ForceSyncService {
     if (answer.replayed) {
       this.metrics.forceSyncOutcomes.inc({ endpoint: 'orchestration_trigger', outcome: 'replayed' });
     }
+    return answer;
+  }
+
+  /**
+   * `POST /api/opal/sync/{sync_id}/rerun`: a new workflow with a finished one's inputs (scope, client context,
+   * trigger kind, session id, engine form, metadata) and `rerun_of`, answered like a force sync (200/202/502,
+   * Idempotency-Key honoured). WORKFLOW_NOT_FOUND, or WORKFLOW_STILL_ACTIVE while the original is not finished.
+   * A force sync's single flight applies as to any force sync. Audited once per new workflow.
+   */
+  async rerun(
+    ref: string,
+    idempotencyHeader: string | string[] | undefined,
+    caller: string,
+    actor: AuditActor,
+  ): Promise<IdempotentAnswer<RerunResponseDto>> {
+    const started = performance.now();
+    const key = parseIdempotencyKey(idempotencyHeader);
+    await this.maintenance.assertWritable();
+    const original = await this.workflows.rerunSource(ref);
+    if (!original) throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
+    if (!isTerminalWorkflowStatus(original.status)) {
+      throw new AppError(
+        'WORKFLOW_STILL_ACTIVE',
+        `The workflow is still active (${original.status}); cancel it first or wait for it to finish`,
+        [{ sync_id: original.id, status: original.status }],
+      );
+    }
+    this.assertConfigured(original.source);
+    const inputs = this.opal.inputsOf(original.outboundPayload, {
+      clientName: original.clientName,
+      syncScope: original.syncScope,
+      triggeredBy: original.triggeredBy,
+      // A force sync's row holds the session OPAL opened for it, not a choice of the caller.
+      sessionId: original.source === 'orchestration_trigger' ? original.sessionId : null,
+    });
+    const defaultTriggeredBy =
+      original.source === 'force_sync' ? DEFAULT_FORCE_SYNC_TRIGGERED_BY : DEFAULT_TRIGGER_TRIGGERED_BY;
+    const spec: LaunchSpec = {
+      source: original.source,
+      syncScope: inputs.syncScope ?? DEFAULT_SCOPE,
+      clientName: inputs.clientName,
+      industry: inputs.industry ?? DEFAULT_INDUSTRY,
+      recipients: inputs.recipients,
+      includeRagUpdate: inputs.includeRagUpdate ?? true,
+      triggeredBy: inputs.triggeredBy || defaultTriggeredBy,
+      sessionId: inputs.sessionId,
+      engineForm: inputs.engineForm,
+      clientMetadata: inputs.clientMetadata,
+      allowConcurrent: original.source !== 'force_sync',
+    };
+    const answer = await this.idempotency.run(
+      caller,
+      RERUN_SCOPE,
+      key,
+      requestHash({ rerun_of: original.id }),
+      async () => {
+        const syncId = randomUUID();
+        await this.audit.record({
+          action: 'rerun',
+          actor: actor.actor,
+          clientIp: actor.clientIp,
+          method: actor.method,
+          route: actor.route,
+          details: { rerun_of: original.id, sync_id: syncId },
+        });
+        const launched = await this.launch({ ...spec, rerunOf: { original: original.id, syncId } }, started);
+        const { status, body } = this.forceSyncAnswer(spec, launched, started);
+        return { status, body: { ...body, rerun_of: original.id } };
+      },
+    );
+    if (answer.replayed)
+      this.metrics.forceSyncOutcomes.inc({ endpoint: original.source, outcome: 'replayed' });
     return answer;
   }
 
@@ -218,7 +304,7 @@ export class ForceSyncService {
   }
 
   private async launch(spec: LaunchSpec, started: number): Promise<Launched> {
-    const syncId = randomUUID();
+    const syncId = spec.rerunOf?.syncId ?? randomUUID();
     const correlationId = newCorrelationId('force-sync');
     const context = RequestContext.current();
     if (context) context.workflowCorrelationId = correlationId;
@@ -255,6 +341,7 @@ export class ForceSyncService {
         outboundPayload: payload as unknown as Record<string, unknown>,
         firstAttemptClaimed: permit !== null,
         firstAttemptLeaseMs: permit === null ? this.breaker.waitMs() : this.dispatcher.initialLeaseMs,
+        rerunOf: spec.rerunOf?.original ?? null,
         singleFlightMinutes:
           spec.source === 'force_sync' && !spec.allowConcurrent ? this.config.workflowTimeoutMinutes : null,
       });

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../../common/error-response.dto';
+import { ApiMaintenanceModeResponse } from '../../common/maintenance-response';
 import { CallerScope } from '../../policy/operator-auth.guard';
 import { OperatorAuth } from '../../policy/policy';
 import {
@@ -55,6 +56,7 @@ export class OrchestrationTriggerController {
     type: ErrorResponseDto,
   })
   @ApiInternalServerErrorResponse({ description: 'CONFIGURATION_ERROR', type: ErrorResponseDto })
+  @ApiMaintenanceModeResponse()
   async triggerOrchestration(
     @Body() body: OrchestrationTriggerRequestDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,

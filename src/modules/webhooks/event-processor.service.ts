@@ -12,6 +12,7 @@ import {
   WEBHOOK_PROCESSING_RESULTS,
   type WebhookProcessingResult,
 } from '../../metrics/metrics.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import {
   WorkflowStateService,
   type StoredCallback,
@@ -60,6 +61,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     private readonly workflows: WorkflowsService,
     private readonly workflowState: WorkflowStateService,
     private readonly metrics: MetricsService,
+    private readonly maintenance: MaintenanceModeService,
     @Optional() @Inject(EVENT_PROCESSOR_OPTIONS) options?: EventProcessorOptions,
   ) {
     this.enabled = options?.enabled ?? true;
@@ -89,9 +91,12 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
   /**
    * Claims up to BATCH_SIZE pending events in receive order and applies them, in one transaction: all at once
    * with a fixed number of statements, or, when that fails, in a new transaction workflow by workflow, so the
-   * failure is confined to the workflow that caused it. Returns how many events were claimed.
+   * failure is confined to the workflow that caused it. Returns how many events were claimed: none in maintenance
+   * mode (the mode is cached for at most half a second, so this check costs nothing on most passes), which holds
+   * the events, pending in receive order, until it ends.
    */
   async processBatch(): Promise<number> {
+    if (await this.maintenance.isPaused()) return 0;
     try {
       return await this.claimAndApply('together');
     } catch (error) {

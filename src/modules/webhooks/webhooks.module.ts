@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { MaintenanceModule } from '../maintenance/maintenance.module';
 import { WorkflowsModule } from '../workflows/workflows.module';
 import { EVENT_PROCESSOR_OPTIONS, EventProcessorService } from './event-processor.service';
 import type { EventProcessorOptions } from './event-processor.service';
@@ -21,7 +22,7 @@ export const WEBHOOKS_ENTITIES = [WebhookEventEntity, RejectedDeliveryEntity];
  * the other modules (`WebhookEventsService`).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature(WEBHOOKS_ENTITIES), WorkflowsModule],
+  imports: [TypeOrmModule.forFeature(WEBHOOKS_ENTITIES), WorkflowsModule, MaintenanceModule],
   controllers: [WebhooksController],
   providers: [
     WebhooksService,

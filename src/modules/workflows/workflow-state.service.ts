@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppError } from '../../common/app-error';
 import { MetricsService } from '../../metrics/metrics.service';
-import type { TriggerOutcome, WorkflowStatus } from '../../domain/workflow';
+import { isTerminalWorkflowStatus, type TriggerOutcome, type WorkflowStatus } from '../../domain/workflow';
 import { WorkflowEvents, type WorkflowChanged } from './workflow-events.service';
 import type { WorkflowOutcome } from './workflow-outcomes';
 import { WorkflowTransaction } from './workflow-transaction';
@@ -191,7 +191,12 @@ export class WorkflowStateService {
       const { syncId, attempt, statusCode, error } = call;
       switch (call.decision.kind) {
         case 'accepted':
-          if (tx.apply(syncId, { type: 'trigger_accepted', attempt, occurredAt: at, statusCode }).changed) {
+          // A workflow cancelled while its call was in flight stays cancelled, but keeps OPAL's ids so that the
+          // callbacks of the run OPAL started are linked to it (stored, and changing nothing).
+          if (
+            tx.apply(syncId, { type: 'trigger_accepted', attempt, occurredAt: at, statusCode }).changed ||
+            (tx.stateOf(syncId).status === 'cancelled' && workflow.ref.opalWorkflowId === null)
+          ) {
             tx.attach(syncId, { opalWorkflowId: call.opalWorkflowId, sessionId: call.sessionId });
           }
           break;
@@ -232,6 +237,26 @@ export class WorkflowStateService {
         lastStatusCode: state.trigger.lastStatusCode,
         lastError: state.trigger.lastError,
       };
+    });
+  }
+
+  /**
+   * Cancels a pending, triggered or running workflow (the state machine's `cancel`): no further call to OPAL is
+   * made, and callbacks that arrive later change nothing. WORKFLOW_NOT_FOUND when it does not exist,
+   * WORKFLOW_ALREADY_FINISHED (with its status) when it is already terminal.
+   */
+  async cancel(syncId: string, reason: string | null): Promise<WorkflowStatus> {
+    return this.transaction(async (tx) => {
+      const workflow = (await tx.load([syncId], { lock: true })).get(syncId);
+      if (!workflow) throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
+      const status = workflow.state.status;
+      if (isTerminalWorkflowStatus(status)) {
+        throw new AppError('WORKFLOW_ALREADY_FINISHED', `The workflow is already finished (${status})`, [
+          { sync_id: syncId, status },
+        ]);
+      }
+      tx.apply(syncId, { type: 'cancel', occurredAt: await tx.now(), reason });
+      return tx.stateOf(syncId).status;
     });
   }
 

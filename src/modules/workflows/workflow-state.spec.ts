@@ -114,6 +114,7 @@ describe('workflow-state constants', () => {
       'failed',
       'timed_out',
       'trigger_failed',
+      'cancelled',
     ]);
     expect(AGENT_STATUSES).toEqual(['pending', 'running', 'completed', 'failed', 'timed_out']);
     expect(EVENT_TYPES).toEqual([
@@ -126,7 +127,14 @@ describe('workflow-state constants', () => {
   });
 
   it.each(WORKFLOW_STATUSES.map((s) => [s]))('isTerminalWorkflowStatus(%s)', (status) => {
-    const terminal = ['completed', 'partially_completed', 'failed', 'timed_out', 'trigger_failed'];
+    const terminal = [
+      'completed',
+      'partially_completed',
+      'failed',
+      'timed_out',
+      'trigger_failed',
+      'cancelled',
+    ];
     expect(isTerminalWorkflowStatus(status)).toBe(terminal.includes(status));
     expect(TERMINAL_WORKFLOW_STATUSES.includes(status)).toBe(terminal.includes(status));
   });
@@ -505,6 +513,62 @@ describe('applyEvent — timeout', () => {
     const { state, changed } = applyEvent(before, timeout(600));
     expect(changed).toBe(false);
     expect(state).toBe(before);
+  });
+});
+
+const cancel = (at: number, reason: string | null = 'wrong scope'): StateEvent => ({
+  type: 'cancel',
+  occurredAt: t(at),
+  reason,
+});
+
+describe('applyEvent — cancel', () => {
+  it.each<[WorkflowStatus]>([['pending'], ['triggered'], ['running']])(
+    '%s → cancelled with the time and reason; the trigger is not called again; agents keep their state',
+    (status) => {
+      const before = {
+        ...stateWith(status, { [A]: agent('running', 2), [B]: agent('completed', 2, 3) }),
+        trigger: { attempts: 2, nextAttemptAt: t(30), lastStatusCode: 503, lastError: 'busy' },
+      };
+      const { state, changed } = applyEvent(before, cancel(20));
+      expect(changed).toBe(true);
+      expect(state).toMatchObject({
+        status: 'cancelled',
+        completedAt: t(20),
+        cancelledAt: t(20),
+        cancelReason: 'wrong scope',
+        trigger: { attempts: 2, nextAttemptAt: null, lastStatusCode: 503, lastError: 'busy' },
+      });
+      expect(state.agents).toEqual(before.agents);
+    },
+  );
+
+  it.each<[WorkflowStatus]>([
+    ['completed'],
+    ['partially_completed'],
+    ['failed'],
+    ['timed_out'],
+    ['trigger_failed'],
+    ['cancelled'],
+  ])('%s is unchanged', (status) => {
+    const before = stateWith(status, { [A]: agent('running', 2) }, 1, 50);
+    expect(applyEvent(before, cancel(600))).toEqual({ state: before, changed: false });
+  });
+
+  it.each<[StateEvent]>([
+    [started(25)],
+    [agentStarted(A, 25)],
+    [agentOk(A, 25)],
+    [agentFailed(B, 25)],
+    [completed(25)],
+    [failed(25)],
+    [timeout(25)],
+    [agentOk(A, 5)], // a late event that happened before the cancel changes nothing either
+    [{ type: 'trigger_accepted', attempt: 1, occurredAt: t(25), statusCode: 200 }],
+    [{ type: 'trigger_claimed', attempt: 2, leaseUntil: t(40) }],
+  ])('a cancelled workflow never moves: %p', (event) => {
+    const cancelled = applyEvent(stateWith('running', { [A]: agent('running', 2) }, 1), cancel(20)).state;
+    expect(applyEvent(cancelled, event)).toEqual({ state: cancelled, changed: false });
   });
 });
 
@@ -899,6 +963,8 @@ describe('applyEvent — the trigger (delivery to OPAL)', () => {
 describe('stateBeforeCallbacks (the base replay folds onto)', () => {
   const base = (status: WorkflowStatus, triggeredAt: number | null) => ({
     ...stateWith(status, { [A]: agent('completed', 1, 2) }, 1, status === 'pending' ? null : 3),
+    cancelledAt: status === 'cancelled' ? t(3) : null,
+    cancelReason: status === 'cancelled' ? 'why' : null,
     triggeredAt: triggeredAt === null ? null : t(triggeredAt),
     trigger: { attempts: 2, nextAttemptAt: null, lastStatusCode: 200, lastError: null },
   });
@@ -911,12 +977,15 @@ describe('stateBeforeCallbacks (the base replay folds onto)', () => {
     ['running', 1, 'triggered'],
     ['completed', 1, 'triggered'],
     ['running', null, 'triggered'],
+    ['cancelled', null, 'pending'],
+    ['cancelled', 1, 'triggered'],
   ])('a %s workflow (triggered at %p) starts as %s, its delivery kept', (status, triggeredAt, want) => {
     const state = stateBeforeCallbacks(base(status, triggeredAt));
     expect(state.status).toBe(want);
     expect(state.startedAt).toBeNull();
     expect(state.completedAt).toEqual(want === 'trigger_failed' ? t(3) : null);
     expect(state.trigger).toEqual({ attempts: 2, nextAttemptAt: null, lastStatusCode: 200, lastError: null });
+    expect([state.cancelledAt, state.cancelReason]).toEqual([null, null]);
     for (const id of OPAL_AGENTS) expect(state.agents[id].status).toBe('pending');
   });
 });

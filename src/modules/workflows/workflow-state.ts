@@ -40,6 +40,11 @@ import { isTerminalWorkflowStatus, type AgentStatus, type WorkflowStatus } from 
  * - `workflow_failed`: non-terminal → failed (completedAt = occurredAt). Terminal: unchanged.
  * - `timeout` (the sweep): non-terminal workflow → timed_out (completedAt = occurredAt) and every agent
  *   pending|running → timed_out (completedAt = occurredAt). Terminal: unchanged.
+ * - `cancel` (an operator's cancel): pending|triggered|running → cancelled (completedAt = cancelledAt =
+ *   occurredAt, the reason kept, no further call to OPAL: nextAttemptAt null). Agents keep their statuses (what
+ *   they had done when it was cancelled). Any other status: unchanged. A `cancelled` workflow never changes
+ *   again: callbacks that arrive later are stored and processed, but they are OPAL finishing a run nobody waits
+ *   for, and a trigger call in flight that OPAL accepts changes nothing either.
  * - `completed`, `failed`, `timed_out` never change status (except partially_completed → completed above, and
  *   agents failed → completed). A `trigger_failed` workflow never changes at all: OPAL never accepted it, so
  *   events that claim otherwise must not make it look started.
@@ -79,6 +84,9 @@ export interface WorkflowState {
   startedAt: Date | null;
   completedAt: Date | null;
   trigger: TriggerState;
+  /** When an operator cancelled it, and why (null unless cancelled). */
+  cancelledAt: Date | null;
+  cancelReason: string | null;
   agents: Record<AgentId, AgentState>;
 }
 
@@ -110,7 +118,11 @@ export type TriggerStateEvent =
       error: string | null;
     };
 
-export type StateEvent = CallbackStateEvent | TriggerStateEvent | { type: 'timeout'; occurredAt: Date };
+export type StateEvent =
+  | CallbackStateEvent
+  | TriggerStateEvent
+  | { type: 'timeout'; occurredAt: Date }
+  | { type: 'cancel'; occurredAt: Date; reason: string | null };
 
 /** A stored callback (the `webhook_events` columns the state machine needs). */
 export interface StoredCallback {
@@ -147,6 +159,8 @@ export function initialWorkflowState(status: WorkflowStatus = 'triggered'): Work
     startedAt: null,
     completedAt: null,
     trigger: { attempts: 0, nextAttemptAt: null, lastStatusCode: null, lastError: null },
+    cancelledAt: null,
+    cancelReason: null,
     agents,
   };
 }
@@ -160,7 +174,8 @@ export function initialWorkflowState(status: WorkflowStatus = 'triggered'): Work
 export function stateBeforeCallbacks(current: WorkflowState): WorkflowState {
   let status: WorkflowStatus = 'triggered';
   if (current.status === 'trigger_failed') status = 'trigger_failed';
-  else if (current.triggeredAt === null && current.status === 'pending') status = 'pending';
+  else if (current.triggeredAt === null && (current.status === 'pending' || current.status === 'cancelled'))
+    status = 'pending';
   const base = initialWorkflowState(status);
   return {
     ...base,
@@ -213,7 +228,7 @@ export function progressOf(agents: ReadonlyMap<string, AgentStatus> | WorkflowSt
 }
 
 function transition(state: WorkflowState, event: StateEvent): WorkflowState {
-  if (state.status === 'trigger_failed') return state;
+  if (state.status === 'trigger_failed' || state.status === 'cancelled') return state;
   if (event.type === 'trigger_claimed') return onTriggerClaimed(state, event.attempt, event.leaseUntil);
   const at = event.occurredAt;
   if (!(at instanceof Date) || Number.isNaN(at.getTime())) return state;
@@ -257,6 +272,16 @@ function transition(state: WorkflowState, event: StateEvent): WorkflowState {
       };
     case 'timeout':
       return onTimeout(state, at);
+    case 'cancel':
+      if (isTerminalWorkflowStatus(state.status)) return state;
+      return {
+        ...state,
+        status: 'cancelled',
+        completedAt: copy(at),
+        cancelledAt: copy(at),
+        cancelReason: event.reason,
+        trigger: { ...state.trigger, nextAttemptAt: null },
+      };
     case 'workflow_started':
       return markWorkflowStarted(withWorkflowRunning(state, at), at);
     case 'agent_started':
@@ -418,7 +443,9 @@ export function sameWorkflowFields(a: WorkflowState, b: WorkflowState): boolean 
     sameDate(a.triggeredAt, b.triggeredAt) &&
     sameDate(a.startedAt, b.startedAt) &&
     sameDate(a.completedAt, b.completedAt) &&
-    sameTrigger(a.trigger, b.trigger)
+    sameTrigger(a.trigger, b.trigger) &&
+    sameDate(a.cancelledAt, b.cancelledAt) &&
+    a.cancelReason === b.cancelReason
   );
 }
 

@@ -84,9 +84,9 @@ export class WorkflowTransaction {
 
   /**
    * The state a loaded workflow gets when rebuilt from its stored callbacks (replay): its delivery to OPAL as
-   * stored, then the callbacks in receive order, with the sweep's timeout put back where it happened (before the
-   * first callback received after it) so that a rebuild does not reopen a timed-out workflow. With `write`, it
-   * replaces the stored state at the next flush.
+   * stored, then the callbacks in receive order, with the sweep's timeout or the operator's cancel put back where
+   * it happened (before the first callback received after it) so that a rebuild does not reopen a timed-out or
+   * cancelled workflow. With `write`, it replaces the stored state at the next flush.
    */
   rebuild(
     syncId: string,
@@ -94,17 +94,17 @@ export class WorkflowTransaction {
     options: { write: boolean },
   ): WorkflowState {
     const current = this.stateOf(syncId);
+    const ending = endingOf(current);
     const events: StateEvent[] = [];
-    const timedOutAt = current.status === 'timed_out' ? current.completedAt : null;
-    let timeoutPlaced = timedOutAt === null;
+    let endingPlaced = ending === null;
     for (const callback of callbacks) {
-      if (!timeoutPlaced && callback.receivedAt.getTime() > timedOutAt!.getTime()) {
-        events.push({ type: 'timeout', occurredAt: timedOutAt! });
-        timeoutPlaced = true;
+      if (!endingPlaced && callback.receivedAt.getTime() > ending!.occurredAt.getTime()) {
+        events.push(ending!);
+        endingPlaced = true;
       }
       events.push(callbackEventOf(callback));
     }
-    if (!timeoutPlaced) events.push({ type: 'timeout', occurredAt: timedOutAt! });
+    if (!endingPlaced) events.push(ending!);
     const next = foldEvents(stateBeforeCallbacks(current), events);
     if (options.write && !sameWorkflowState(current, next)) this.queue(syncId, next);
     return next;
@@ -193,4 +193,16 @@ export class WorkflowTransaction {
     this.pending.set(syncId, write);
     return write;
   }
+}
+
+/** The event that ended a workflow from outside OPAL's callbacks (the sweep's timeout, an operator's cancel). */
+function endingOf(
+  state: WorkflowState,
+): Extract<StateEvent, { type: 'timeout' }> | Extract<StateEvent, { type: 'cancel' }> | null {
+  if (state.status === 'timed_out' && state.completedAt)
+    return { type: 'timeout', occurredAt: state.completedAt };
+  if (state.status === 'cancelled' && state.cancelledAt) {
+    return { type: 'cancel', occurredAt: state.cancelledAt, reason: state.cancelReason };
+  }
+  return null;
 }

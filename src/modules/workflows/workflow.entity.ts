@@ -93,6 +93,17 @@ export class WorkflowEntity {
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
   completedAt: Date | null;
 
+  /** When an operator cancelled it (status `cancelled`), and the reason given. */
+  @Column({ name: 'cancelled_at', type: 'timestamptz', nullable: true })
+  cancelledAt: Date | null;
+
+  @Column({ name: 'cancel_reason', type: 'text', nullable: true })
+  cancelReason: string | null;
+
+  /** The finished workflow this one reran with the same inputs (`POST /api/opal/sync/{id}/rerun`). */
+  @Column({ name: 'rerun_of', type: 'uuid', nullable: true })
+  rerunOf: string | null;
+
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
 }

@@ -74,6 +74,8 @@ export interface NewWorkflowRow {
    */
   firstAttemptClaimed: boolean;
   firstAttemptLeaseMs: number;
+  /** The finished workflow this one reruns (same inputs). */
+  rerunOf: string | null;
 }
 
 export interface TriggerAttemptRow {
@@ -133,6 +135,8 @@ interface WorkflowDbRow {
   triggered_at: number | null;
   started_at: number | null;
   completed_at: number | null;
+  cancelled_at: number | null;
+  cancel_reason: string | null;
 }
 
 interface AgentDbRow {
@@ -167,7 +171,7 @@ function dateOf(ms: number | null): Date | null {
 
 const WORKFLOW_COLUMNS = `id, correlation_id, opal_workflow_id, status, version, trigger_attempts, last_status_code,
        last_error, ${epochMs('next_attempt_at')}, ${epochMs('created_at')}, ${epochMs('triggered_at')},
-       ${epochMs('started_at')}, ${epochMs('completed_at')}`;
+       ${epochMs('started_at')}, ${epochMs('completed_at')}, ${epochMs('cancelled_at')}, cancel_reason`;
 const AGENT_COLUMNS = `workflow_id, agent_id, status, ${epochMs('started_at')}, ${epochMs('completed_at')}, error`;
 
 const byId = <T extends { syncId: string }>(a: T, b: T) =>
@@ -268,7 +272,7 @@ export class WorkflowsRepository {
             SET status = v.status, triggered_at = v.triggered_at, started_at = v.started_at,
                 completed_at = v.completed_at, trigger_attempts = v.trigger_attempts,
                 next_attempt_at = v.next_attempt_at, last_status_code = v.last_status_code,
-                last_error = v.last_error,
+                last_error = v.last_error, cancelled_at = v.cancelled_at, cancel_reason = v.cancel_reason,
                 opal_workflow_id = CASE
                   WHEN w.opal_workflow_id IS NULL AND v.opal_workflow_id IS NOT NULL
                        AND NOT EXISTS (SELECT 1 FROM workflows o WHERE o.opal_workflow_id = v.opal_workflow_id)
@@ -277,9 +281,11 @@ export class WorkflowsRepository {
                 response_time_ms = COALESCE(v.response_time_ms, w.response_time_ms),
                 version = w.version + 1, updated_at = now()
            FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[],
-                       $6::int[], $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[])
+                       $6::int[], $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[],
+                       $13::timestamptz[], $14::text[])
                 AS v(id, status, triggered_at, started_at, completed_at, trigger_attempts, next_attempt_at,
-                     last_status_code, last_error, opal_workflow_id, session_id, response_time_ms)
+                     last_status_code, last_error, opal_workflow_id, session_id, response_time_ms,
+                     cancelled_at, cancel_reason)
           WHERE w.id = v.id
           RETURNING w.id, w.version, w.status, w.opal_workflow_id`,
       [
@@ -295,6 +301,8 @@ export class WorkflowsRepository {
         col((w) => w.opalWorkflowId ?? null),
         col((w) => w.sessionId ?? null),
         col((w) => w.responseTimeMs ?? null),
+        col((w) => w.next.cancelledAt),
+        col((w) => w.next.cancelReason),
       ],
     );
     const agents: {
@@ -371,8 +379,9 @@ export class WorkflowsRepository {
     const rows: { version: number; outbound_payload: Record<string, unknown> }[] = await manager.query(
       `WITH workflow AS (
          INSERT INTO workflows (id, correlation_id, session_id, source, status, sync_scope, client_name,
-                                triggered_by, outbound_payload, trigger_attempts, next_attempt_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $11, now() + ($9::int * interval '1 millisecond'))
+                                triggered_by, outbound_payload, trigger_attempts, next_attempt_at, rerun_of)
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $11, now() + ($9::int * interval '1 millisecond'),
+                 $12)
          RETURNING id, version, outbound_payload),
        agents AS (
          INSERT INTO agent_runs (workflow_id, agent_id, status)
@@ -390,6 +399,7 @@ export class WorkflowsRepository {
         input.firstAttemptLeaseMs,
         [...OPAL_AGENTS],
         input.firstAttemptClaimed ? 1 : 0,
+        input.rerunOf,
       ],
     );
     await this.notifyChanged(manager, [{ id: input.id, version: rows[0].version }]);
@@ -599,6 +609,8 @@ function toLoaded(row: WorkflowDbRow, agentRows: readonly AgentDbRow[]): LoadedW
   state.triggeredAt = dateOf(row.triggered_at);
   state.startedAt = dateOf(row.started_at);
   state.completedAt = dateOf(row.completed_at);
+  state.cancelledAt = dateOf(row.cancelled_at);
+  state.cancelReason = row.cancel_reason;
   state.trigger = {
     attempts: row.trigger_attempts,
     nextAttemptAt: dateOf(row.next_attempt_at),

@@ -32,6 +32,9 @@ function workflow(overrides: Partial<WorkflowEntity> = {}): WorkflowEntity {
     triggeredAt: new Date('2026-01-01T00:00:01Z'),
     startedAt: new Date('2026-01-01T00:00:02Z'),
     completedAt: null,
+    cancelledAt: null,
+    cancelReason: null,
+    rerunOf: null,
     updatedAt: new Date('2026-01-01T00:00:03Z'),
     ...overrides,
   };

@@ -29,7 +29,21 @@ export type {
   ServiceLevelWindow,
   WorkflowRef,
 } from './workflows.repository';
-import type { AgentStatus, WorkflowStatus } from '../../domain/workflow';
+import type { AgentStatus, WorkflowSource, WorkflowStatus } from '../../domain/workflow';
+import type { SyncScope } from '../../domain/opal';
+
+/** A workflow as a rerun reads it. */
+export interface RerunSource {
+  id: string;
+  status: WorkflowStatus;
+  source: WorkflowSource;
+  syncScope: SyncScope | null;
+  clientName: string;
+  triggeredBy: string;
+  sessionId: string | null;
+  /** The body sent to OPAL, which holds every input the caller chose. */
+  outboundPayload: Record<string, unknown>;
+}
 
 export interface WorkflowListQuery {
   status?: WorkflowStatus;
@@ -156,6 +170,23 @@ export class WorkflowsService {
     );
     const index = new RefIndex(await this.repo.findRefs(refs, manager));
     return callbacks.map((c) => index.callback(c) ?? null);
+  }
+
+  /** What a rerun needs of a workflow (its status and the inputs it was created with), by any of its ids. */
+  async rerunSource(ref: string): Promise<RerunSource | null> {
+    const found = await this.resolve(ref);
+    const workflow = found ? await this.workflows.findOneBy({ id: found.id }) : null;
+    if (!workflow) return null;
+    return {
+      id: workflow.id,
+      status: workflow.status as WorkflowStatus,
+      source: workflow.source,
+      syncScope: workflow.syncScope as SyncScope | null,
+      clientName: workflow.clientName,
+      triggeredBy: workflow.triggeredBy,
+      sessionId: workflow.sessionId,
+      outboundPayload: workflow.outboundPayload,
+    };
   }
 
   /** Workflows waiting for OPAL's callbacks (accepted, unfinished, younger than the workflow timeout). */
@@ -306,6 +337,9 @@ export class WorkflowsService {
       started_at: iso(workflow.startedAt),
       completed_at: iso(workflow.completedAt),
       duration_ms: durationBetween(workflow.createdAt, workflow.completedAt),
+      rerun_of: workflow.rerunOf,
+      cancelled_at: iso(workflow.cancelledAt),
+      cancel_reason: workflow.cancelReason,
       progress: progressOf(new Map(agents.map((a) => [a.agentId, a.status as AgentStatus]))),
       trigger: {
         attempts: workflow.triggerAttempts,

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { EVENT_STATUSES, EVENT_TYPES, EXECUTION_STATUSES } from '../../../domain/events';
 import { CircuitBreakerDto } from '../../opal/dto/circuit-breaker.dto';
+import { MaintenanceStateDto } from '../../maintenance/dto/maintenance.dto';
 
 /** One stored OPAL callback, as diagnostics shows it. */
 export class DiagnosticEventDto {
@@ -204,6 +205,9 @@ export class SystemHealthDto {
   /** This instance's circuit breaker on OPAL. */
   @ApiProperty({ type: () => CircuitBreakerDto })
   opal_circuit_breaker: CircuitBreakerDto;
+  /** The maintenance mode (GET /api/maintenance); null when the database is down. */
+  @ApiProperty({ type: MaintenanceStateDto, nullable: true })
+  maintenance: MaintenanceStateDto | null;
 }
 
 export class AlertDto {
@@ -225,6 +229,7 @@ export class AlertDto {
       'workflow_duration_p95',
       'event_processing_success_rate',
       'opal_circuit_breaker_open',
+      'maintenance_mode',
     ],
     enumName: 'AlertRule',
   })

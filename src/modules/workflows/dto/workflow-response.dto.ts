@@ -181,6 +181,21 @@ export class WorkflowSummaryDto {
    * @example 372500
    */
   duration_ms: number | null;
+  /**
+   * The finished workflow this one reran with the same inputs; null for a first run.
+   * @example "5d2c9e70-1b3a-4c6d-8e9f-0a1b2c3d4e5f"
+   */
+  rerun_of: string | null;
+  /**
+   * When an operator cancelled it (status `cancelled`); null otherwise.
+   * @example "2026-03-02T10:17:05.000Z"
+   */
+  cancelled_at: string | null;
+  /**
+   * The reason given with the cancel; null when none was given or it was not cancelled.
+   * @example "started with the wrong scope"
+   */
+  cancel_reason: string | null;
   /** Finished agents out of nine. */
   progress: WorkflowProgressDto;
   /** The trigger's delivery to OPAL. */
