@@ -16,9 +16,14 @@ import type {
 import { TriggerAttemptEntity } from './trigger-attempt.entity';
 import { WorkflowEntity } from './workflow.entity';
 import { progressOf } from './workflow-state';
-import { WorkflowsRepository, type ForceSyncFigures, type WorkflowRef } from './workflows.repository';
+import {
+  WorkflowsRepository,
+  type ForceSyncFigures,
+  type WorkflowRef,
+  type WorkflowSelection,
+} from './workflows.repository';
 
-export type { ForceSyncFigures, WorkflowRef } from './workflows.repository';
+export type { ForceSyncFigures, WorkflowRef, WorkflowSelection } from './workflows.repository';
 import type { AgentStatus, WorkflowStatus } from '../../domain/workflow';
 
 export interface WorkflowListQuery {
@@ -138,6 +143,16 @@ export class WorkflowsService {
     );
     const index = new RefIndex(await this.repo.findRefs(refs, manager));
     return callbacks.map((c) => index.callback(c) ?? null);
+  }
+
+  /** The workflows of a selection, oldest first, at most `limit`, with their status. */
+  select(selection: WorkflowSelection, limit: number): Promise<{ id: string; status: WorkflowStatus }[]> {
+    return this.repo.selectByCreation(selection, limit);
+  }
+
+  /** A workflow's identity and status by its sync id, or null. */
+  brief(syncId: string): Promise<(WorkflowRef & { status: WorkflowStatus }) | null> {
+    return this.repo.brief(syncId);
   }
 
   /** Workflows waiting for OPAL's callbacks (accepted, unfinished, younger than the workflow timeout). */
