@@ -10,6 +10,8 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   FORBIDDEN: 'Not allowed',
   NOT_FOUND: 'No route GET /api/unknown',
   WORKFLOW_NOT_FOUND: 'No workflow with this id',
+  EVENT_NOT_FOUND: 'No stored event with this id',
+  REPLAY_NOT_FOUND: 'No bulk replay with this id',
   SYNC_ALREADY_ACTIVE: 'A sync with the same scope and client is still active',
   WEBHOOK_DUPLICATE_EVENT: 'This event was already received',
   IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still in progress',

@@ -1,5 +1,6 @@
 import { AUDIT_ENTITIES } from './audit/audit.module';
 import { JOBS_ENTITIES } from './jobs/jobs.module';
+import { REPLAY_ENTITIES } from './modules/replay/replay.module';
 import { SYNC_ENTITIES } from './modules/sync/sync.module';
 import { WEBHOOKS_ENTITIES } from './modules/webhooks/webhooks.module';
 import { WORKFLOWS_ENTITIES } from './modules/workflows/workflows.module';
@@ -14,4 +15,5 @@ export const SCHEMA_ENTITIES = [
   ...SYNC_ENTITIES,
   ...AUDIT_ENTITIES,
   ...JOBS_ENTITIES,
+  ...REPLAY_ENTITIES,
 ];

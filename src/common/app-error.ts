@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'WORKFLOW_NOT_FOUND'
+  | 'EVENT_NOT_FOUND'
+  | 'REPLAY_NOT_FOUND'
   | 'SYNC_ALREADY_ACTIVE'
   | 'WEBHOOK_DUPLICATE_EVENT'
   | 'IDEMPOTENCY_KEY_IN_USE'
@@ -32,6 +34,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'FORBIDDEN',
   'NOT_FOUND',
   'WORKFLOW_NOT_FOUND',
+  'EVENT_NOT_FOUND',
+  'REPLAY_NOT_FOUND',
   'SYNC_ALREADY_ACTIVE',
   'WEBHOOK_DUPLICATE_EVENT',
   'IDEMPOTENCY_KEY_IN_USE',
@@ -80,6 +84,8 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
       return { status: 403, title: 'Forbidden' };
     case 'NOT_FOUND':
     case 'WORKFLOW_NOT_FOUND':
+    case 'EVENT_NOT_FOUND':
+    case 'REPLAY_NOT_FOUND':
       return { status: 404, title: 'Not Found' };
     case 'SYNC_ALREADY_ACTIVE':
     case 'WEBHOOK_DUPLICATE_EVENT':

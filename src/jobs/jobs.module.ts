@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DiagnosticsModule } from '../modules/diagnostics/diagnostics.module';
+import { ReplayModule } from '../modules/replay/replay.module';
 import { SyncModule } from '../modules/sync/sync.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { WorkflowsModule } from '../modules/workflows/workflows.module';
@@ -22,6 +23,7 @@ export const JOBS_ENTITIES = [JobLeaseEntity];
     WebhooksModule,
     SyncModule,
     DiagnosticsModule,
+    ReplayModule,
   ],
   providers: [JobLeasesRepository, JobRunner, PeriodicJobs],
 })

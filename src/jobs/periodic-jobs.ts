@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
 import { MaintenanceService } from '../modules/diagnostics/maintenance.service';
+import { BulkReplayService } from '../modules/replay/bulk-replay.service';
 import { IdempotencyService } from '../modules/sync/idempotency.service';
 import { TriggerDispatcherService } from '../modules/sync/trigger-dispatcher.service';
 import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
@@ -18,6 +19,7 @@ export const JOBS = {
   timeoutSweep: { name: 'workflow_timeout_sweep', everyMs: 30 * SECOND, leaseMs: MINUTE },
   idempotencyCleanup: { name: 'idempotency_keys_cleanup', everyMs: HOUR, leaseMs: MINUTE },
   retention: { name: 'event_retention', everyMs: 24 * HOUR, leaseMs: MINUTE },
+  bulkReplay: { name: 'bulk_replay', everyMs: SECOND, leaseMs: 10 * SECOND },
 } satisfies Record<string, LeasedJob>;
 
 /** How often the dispatcher looks for due calls to OPAL (each instance; the rows carry their own claims). */
@@ -40,6 +42,7 @@ export class PeriodicJobs {
     private readonly workflowState: WorkflowStateService,
     private readonly idempotency: IdempotencyService,
     private readonly maintenance: MaintenanceService,
+    private readonly bulkReplay: BulkReplayService,
   ) {}
 
   /** Sends the calls to OPAL that are due (retries, and triggers a crashed instance left behind). */
@@ -88,5 +91,16 @@ export class PeriodicJobs {
         auth_failures: result.pruned.auth_failures,
       };
     });
+  }
+
+  /**
+   * Bulk replays: the running jobs, on one instance at a time (a crashed holder's job is taken over once its
+   * short lease expires), each workflow recorded done with its replay. Stops between workflows on shutdown.
+   */
+  @Interval(JOBS.bulkReplay.name, SECOND)
+  runBulkReplays(): Promise<boolean> {
+    return this.runner.runLeased(JOBS.bulkReplay, () =>
+      this.bulkReplay.runPending(() => this.runner.stopping),
+    );
   }
 }
