@@ -94,8 +94,10 @@ export class StoredEventDto {
    * @example "content_review"
    */
   agent_id: string | null;
+  /** `success`, `failed` or `pending`, derived from the type and execution status. */
   @ApiProperty({ enum: EVENT_STATUSES, enumName: 'EventStatus' })
   status: string;
+  /** The agent's execution status as received. */
   @ApiProperty({ enum: EXECUTION_STATUSES, nullable: true })
   execution_status: string | null;
   /**
@@ -123,6 +125,7 @@ export class StoredEventDto {
    * @example "2026-03-02T10:15:30.042Z"
    */
   processed_at: string | null;
+  /** Whether the event was applied to a workflow (`pending`, `processed`, `unmatched`, `failed`). */
   @ApiProperty({ enum: ['pending', 'processed', 'unmatched', 'failed'], enumName: 'ProcessingStatus' })
   processing_status: string;
   /**
@@ -186,6 +189,7 @@ export class DeadLetterEventDto {
   source_event_id: string | null;
   /** @example 1042 */
   sequence: number;
+  /** The event's type. */
   @ApiProperty({ enum: EVENT_TYPES, enumName: 'EventType' })
   event_type: string;
   /**
@@ -206,6 +210,7 @@ export class DeadLetterEventDto {
   received_at: string;
   /** @example null */
   processed_at: string | null;
+  /** `unmatched` or `failed`. */
   @ApiProperty({ enum: ['unmatched', 'failed'] })
   processing_status: string;
   /**
@@ -251,6 +256,7 @@ export class DeadLetterPaginationDto {
 
 /** `GET /api/diagnostics/dead-letters`: one page of the inbox; `events` or `rejected` by kind. */
 export class DeadLettersResponseDto {
+  /** The list of this page. */
   @ApiProperty({ enum: DEAD_LETTER_KINDS, enumName: 'DeadLetterKind' })
   kind: string;
   /** With kind `unmatched` or `failed`. */
