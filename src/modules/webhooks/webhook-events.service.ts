@@ -82,7 +82,7 @@ export type DeadLetterPage =
 export const REQUEUE_UNSCOPED_MAX = 10_000;
 
 /** Rows per export batch: without payloads, and the most with them (the payload page budget applies as well). */
-const EXPORT_BATCH = 1000;
+const EXPORT_BATCH = 250;
 
 /** Rows per DELETE: small enough that each statement holds its locks briefly and never hits the statement timeout. */
 export const CLEANUP_BATCH_SIZE = 5000;
