@@ -190,10 +190,21 @@ describe('recovery durability: bulk replay across crashes and instances, export 
     const s = track(await service(databaseUrl));
     await s.start();
     const pid = s.pid!;
-    // Warm the route up once (code paths, pool), then measure from a settled baseline.
-    const warm = await fetch(`${s.url}/api/diagnostics/events/export?correlation_id=none`, { headers: auth });
+    // A first, smaller export (the oldest 20,000 events) brings the heap to its working size (V8's young
+    // generation and old-space limit grow once under allocation); the 200,000-event export is then measured
+    // from there. Both figures are reported: memory that grew with the size would show in the second one.
+    const cold = vm(pid, 'VmRSS');
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    const cutoff = (
+      await db.query(`SELECT received_at FROM webhook_events ORDER BY sequence OFFSET 19999 LIMIT 1`)
+    ).rows[0].received_at as Date;
+    const warm = await fetch(
+      `${s.url}/api/diagnostics/events/export?end_date=${encodeURIComponent(cutoff.toISOString())}`,
+      { headers: auth },
+    );
     expect(warm.status).toBe(200);
-    await warm.text();
+    expect((await warm.text()).trim().split('\n')).toHaveLength(20000);
+    const warmPeak = vm(pid, 'VmHWM');
     const before = vm(pid, 'VmRSS');
     // Resets the peak (VmHWM) to the current RSS (Linux: "5" clears the peak RSS), so the peak is the export's.
     writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -225,7 +236,9 @@ describe('recovery durability: bulk replay across crashes and instances, export 
     await s.stop();
     const growth = peak - before;
     process.stdout.write(
-      `export of 200,000 events: RSS before ${(before / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB, growth ${(growth / MB).toFixed(1)} MB\n`,
+      `export of 20,000 events from a fresh start: RSS ${(cold / MB).toFixed(1)} MB, peak ${(warmPeak / MB).toFixed(1)} MB; ` +
+        `export of 200,000 events: RSS before ${(before / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB, ` +
+        `growth ${(growth / MB).toFixed(1)} MB\n`,
     );
     expect(carry).toBe('');
     expect(lines).toBe(200000);
