@@ -25,6 +25,8 @@ describe('database schema (e2e)', () => {
       'idempotency_keys',
       'job_leases',
       'rejected_deliveries',
+      'replay_job_workflows',
+      'replay_jobs',
       'trigger_attempts',
       'webhook_events',
       'workflows',

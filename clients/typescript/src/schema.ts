@@ -1834,7 +1834,10 @@ export interface components {
              * @example force-sync-1732800000000-k3j9x2a1
              */
             correlation_id: string | null;
-            /** @description The failure OPAL reported. */
+            /**
+             * @description The failure OPAL reported.
+             * @example content_review failed: upstream timeout
+             */
             error_message: string | null;
             /**
              * @description When the event happened, as sent (ISO-8601).
@@ -1856,7 +1859,10 @@ export interface components {
              * @example 42
              */
             processing_time_ms: number | null;
-            /** @description Why its processing failed (kept until it is processed again). */
+            /**
+             * @description Why its processing failed (kept until it is processed again).
+             * @example deadlock detected
+             */
             processing_error: string | null;
             /**
              * @description The stored body.
@@ -1874,14 +1880,16 @@ export interface components {
         };
         /** @enum {string} */
         DeadLetterKind: "unmatched" | "failed" | "rejected";
+        /**
+         * @description `unmatched` or `failed`.
+         * @enum {string}
+         */
+        DeadLetterStatus: "unmatched" | "failed";
         DeadLetterEventDto: {
             /** @description The event's type. */
             event_type: components["schemas"]["EventType"];
-            /**
-             * @description `unmatched` or `failed`.
-             * @enum {string}
-             */
-            processing_status: "unmatched" | "failed";
+            /** @description `unmatched` or `failed`. */
+            processing_status: components["schemas"]["DeadLetterStatus"];
             /**
              * @description The service's id of the event (`GET /api/events/{event_id}` shows it in full).
              * @example 9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f
@@ -1892,21 +1900,40 @@ export interface components {
              * @example evt_01HQ3K4Z9V
              */
             source_event_id: string | null;
-            /** @example 1042 */
+            /**
+             * @description Global receive order.
+             * @example 1042
+             */
             sequence: number;
             /**
              * @description The `workflow_id` field as received.
              * @example opal-wf-unknown
              */
             workflow_id: string;
-            /** @description The workflow it matched (failed events); null for unmatched ones. */
+            /**
+             * @description The workflow it matched (failed events); null for unmatched ones.
+             * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
             sync_id: string | null;
-            /** @example content_review */
+            /**
+             * @description The agent of an `agent_*` event.
+             * @example content_review
+             */
             agent_id: string | null;
-            /** @example force-sync-1732800000000-k3j9x2a1 */
+            /**
+             * @description The event's correlation id.
+             * @example force-sync-1732800000000-k3j9x2a1
+             */
             correlation_id: string | null;
-            /** @example 2026-03-02T10:15:30.000Z */
+            /**
+             * @description When it was stored (ISO-8601).
+             * @example 2026-03-02T10:15:30.000Z
+             */
             received_at: string;
+            /**
+             * @description When its processing failed (ISO-8601); null for unmatched events.
+             * @example 2026-03-02T10:15:30.042Z
+             */
             processed_at: string | null;
             /**
              * @description Why processing failed (failed events).
@@ -1920,15 +1947,30 @@ export interface components {
              * @example 2026-03-02T10:15:00.000Z
              */
             minute: string;
-            /** @example signature_invalid */
+            /**
+             * @description Why they were refused.
+             * @example signature_invalid
+             */
             reason: string;
-            /** @example 203.0.113.7 */
+            /**
+             * @description The client address.
+             * @example 203.0.113.7
+             */
             client_ip: string;
-            /** @example 12 */
+            /**
+             * @description How many were refused in that minute.
+             * @example 12
+             */
             count: number;
-            /** @example 2026-03-02T10:15:03.120Z */
+            /**
+             * @description The first refusal of the minute.
+             * @example 2026-03-02T10:15:03.120Z
+             */
             first_seen: string;
-            /** @example 2026-03-02T10:15:58.004Z */
+            /**
+             * @description The last refusal of the minute.
+             * @example 2026-03-02T10:15:58.004Z
+             */
             last_seen: string;
             /**
              * @description The last refusal's short reason.
@@ -1937,7 +1979,10 @@ export interface components {
             detail: string | null;
         };
         DeadLetterPaginationDto: {
-            /** @example 25 */
+            /**
+             * @description Entries per page.
+             * @example 25
+             */
             limit: number;
             /**
              * @description Pass as `before` for the next page; null on the last page.
@@ -1952,14 +1997,12 @@ export interface components {
             events?: components["schemas"]["DeadLetterEventDto"][];
             /** @description With kind `rejected`. */
             rejected?: components["schemas"]["DeadLetterRejectionDto"][];
+            /** @description Where the next page starts. */
             pagination: components["schemas"]["DeadLetterPaginationDto"];
         };
         RequeueRequestDto: {
-            /**
-             * @description Only events of this kind. Without `event_ids` and `kind`: every unmatched and failed event (at most 10,000).
-             * @enum {string}
-             */
-            kind?: "unmatched" | "failed";
+            /** @description Only events of this kind. Without `event_ids` and `kind`: every unmatched and failed event (at most 10,000). */
+            kind?: components["schemas"]["DeadLetterStatus"];
             /**
              * @description These events (the service's ids or the senders' event ids); only those unmatched or failed are requeued.
              * @example [
@@ -1974,9 +2017,15 @@ export interface components {
             dry_run?: boolean;
         };
         RequeueResponseDto: {
-            /** @example true */
+            /**
+             * @description True: the request was carried out.
+             * @example true
+             */
             success: boolean;
-            /** @example false */
+            /**
+             * @description True: nothing was changed.
+             * @example false
+             */
             dry_run: boolean;
             /**
              * @description Dead letters the request selected.
@@ -2261,7 +2310,10 @@ export interface components {
              * @example 2026-03-03T09:00:00.000Z
              */
             created_at: string;
-            /** @description When it finished (ISO-8601); null while running. */
+            /**
+             * @description When it finished (ISO-8601); null while running.
+             * @example 2026-03-03T09:02:41.000Z
+             */
             finished_at: string | null;
         };
     };
@@ -3260,6 +3312,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The service's event id, or the event_id the sender gave */
                 event_id: string;
             };
             cookie?: never;
@@ -3482,8 +3535,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/x-ndjson": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Missing or invalid operator key */
@@ -3492,8 +3544,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/x-ndjson": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             408: components["responses"]["RequestTimeout"];
@@ -3506,8 +3557,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/x-ndjson": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -3590,6 +3640,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The id answered when the bulk replay was requested */
                 replay_id: string;
             };
             cookie?: never;

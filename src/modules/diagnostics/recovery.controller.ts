@@ -5,7 +5,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
@@ -37,7 +36,11 @@ export class RecoveryController {
   @OperatorAuth()
   @ThrottleGroup('read')
   @ApiOperation({ summary: 'One stored event, by its id or the sender’s event_id' })
-  @ApiParam({ name: 'event_id', example: '9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f' })
+  @ApiParam({
+    name: 'event_id',
+    description: "The service's event id, or the event_id the sender gave",
+    example: '9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f',
+  })
   @ApiOkResponse({ description: 'The event', type: StoredEventDto })
   @ApiNotFoundResponse({
     description: 'No stored event with this id (EVENT_NOT_FOUND)',
@@ -91,7 +94,6 @@ export class RecoveryController {
   @OperatorAuth()
   @ThrottleGroup('admin')
   @ApiOperation({ summary: 'Export the diagnostics selection as NDJSON or CSV' })
-  @ApiProduces('application/x-ndjson', 'text/csv')
   @ApiOkResponse({
     description: 'The events, one per line (CSV: after a header line)',
     content: {

@@ -89,7 +89,11 @@ export class ReplayController {
   @OperatorAuth()
   @ThrottleGroup('read')
   @ApiOperation({ summary: "A bulk replay's progress" })
-  @ApiParam({ name: 'replay_id', example: 'replay-1732800000000-x7y8z9' })
+  @ApiParam({
+    name: 'replay_id',
+    description: 'The id answered when the bulk replay was requested',
+    example: 'replay-1732800000000-x7y8z9',
+  })
   @ApiOkResponse({ description: 'The progress', type: BulkReplayProgressDto })
   @ApiNotFoundResponse({
     description: 'No bulk replay with this id (REPLAY_NOT_FOUND)',

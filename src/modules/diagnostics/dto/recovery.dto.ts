@@ -107,7 +107,7 @@ export class StoredEventDto {
   correlation_id: string | null;
   /**
    * The failure OPAL reported.
-   * @example null
+   * @example "content_review failed: upstream timeout"
    */
   error_message: string | null;
   /**
@@ -135,7 +135,7 @@ export class StoredEventDto {
   processing_time_ms: number | null;
   /**
    * Why its processing failed (kept until it is processed again).
-   * @example null
+   * @example "deadlock detected"
    */
   processing_error: string | null;
   /**
@@ -187,7 +187,10 @@ export class DeadLetterEventDto {
    * @example "evt_01HQ3K4Z9V"
    */
   source_event_id: string | null;
-  /** @example 1042 */
+  /**
+   * Global receive order.
+   * @example 1042
+   */
   sequence: number;
   /** The event's type. */
   @ApiProperty({ enum: EVENT_TYPES, enumName: 'EventType' })
@@ -199,19 +202,31 @@ export class DeadLetterEventDto {
   workflow_id: string;
   /**
    * The workflow it matched (failed events); null for unmatched ones.
-   * @example null
+   * @example "0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11"
    */
   sync_id: string | null;
-  /** @example "content_review" */
+  /**
+   * The agent of an `agent_*` event.
+   * @example "content_review"
+   */
   agent_id: string | null;
-  /** @example "force-sync-1732800000000-k3j9x2a1" */
+  /**
+   * The event's correlation id.
+   * @example "force-sync-1732800000000-k3j9x2a1"
+   */
   correlation_id: string | null;
-  /** @example "2026-03-02T10:15:30.000Z" */
+  /**
+   * When it was stored (ISO-8601).
+   * @example "2026-03-02T10:15:30.000Z"
+   */
   received_at: string;
-  /** @example null */
+  /**
+   * When its processing failed (ISO-8601); null for unmatched events.
+   * @example "2026-03-02T10:15:30.042Z"
+   */
   processed_at: string | null;
   /** `unmatched` or `failed`. */
-  @ApiProperty({ enum: ['unmatched', 'failed'] })
+  @ApiProperty({ enum: ['unmatched', 'failed'], enumName: 'DeadLetterStatus' })
   processing_status: string;
   /**
    * Why processing failed (failed events).
@@ -227,15 +242,30 @@ export class DeadLetterRejectionDto {
    * @example "2026-03-02T10:15:00.000Z"
    */
   minute: string;
-  /** @example "signature_invalid" */
+  /**
+   * Why they were refused.
+   * @example "signature_invalid"
+   */
   reason: string;
-  /** @example "203.0.113.7" */
+  /**
+   * The client address.
+   * @example "203.0.113.7"
+   */
   client_ip: string;
-  /** @example 12 */
+  /**
+   * How many were refused in that minute.
+   * @example 12
+   */
   count: number;
-  /** @example "2026-03-02T10:15:03.120Z" */
+  /**
+   * The first refusal of the minute.
+   * @example "2026-03-02T10:15:03.120Z"
+   */
   first_seen: string;
-  /** @example "2026-03-02T10:15:58.004Z" */
+  /**
+   * The last refusal of the minute.
+   * @example "2026-03-02T10:15:58.004Z"
+   */
   last_seen: string;
   /**
    * The last refusal's short reason.
@@ -245,7 +275,10 @@ export class DeadLetterRejectionDto {
 }
 
 export class DeadLetterPaginationDto {
-  /** @example 25 */
+  /**
+   * Entries per page.
+   * @example 25
+   */
   limit: number;
   /**
    * Pass as `before` for the next page; null on the last page.
@@ -263,6 +296,7 @@ export class DeadLettersResponseDto {
   events?: DeadLetterEventDto[];
   /** With kind `rejected`. */
   rejected?: DeadLetterRejectionDto[];
+  /** Where the next page starts. */
   pagination: DeadLetterPaginationDto;
 }
 
@@ -281,7 +315,7 @@ export class RequeueRequestDto {
   event_ids?: string[];
 
   /** Only events of this kind. Without `event_ids` and `kind`: every unmatched and failed event (at most 10,000). */
-  @ApiProperty({ enum: ['unmatched', 'failed'], required: false })
+  @ApiProperty({ enum: ['unmatched', 'failed'], enumName: 'DeadLetterStatus', required: false })
   @IsOptional()
   @IsIn(['unmatched', 'failed'])
   kind?: 'unmatched' | 'failed';
@@ -297,9 +331,15 @@ export class RequeueRequestDto {
 
 /** Answer of a requeue. */
 export class RequeueResponseDto {
-  /** @example true */
+  /**
+   * True: the request was carried out.
+   * @example true
+   */
   success: boolean;
-  /** @example false */
+  /**
+   * True: nothing was changed.
+   * @example false
+   */
   dry_run: boolean;
   /**
    * Dead letters the request selected.

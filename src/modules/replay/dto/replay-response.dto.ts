@@ -212,7 +212,7 @@ export class BulkReplayProgressDto {
   created_at: string;
   /**
    * When it finished (ISO-8601); null while running.
-   * @example null
+   * @example "2026-03-03T09:02:41.000Z"
    */
   finished_at: string | null;
 }
