@@ -22,14 +22,14 @@ export class WorkflowLifecycleAndMaintenance1796197079578 implements MigrationIn
     );
     await queryRunner.query(`ALTER TABLE "audit_log" DROP CONSTRAINT "chk_audit_log_action"`);
     await queryRunner.query(
-      `ALTER TABLE "audit_log" ADD CONSTRAINT "chk_audit_log_action" CHECK ("action" IN ('replay','cleanup','config_test','cancel','rerun','maintenance'))`,
+      `ALTER TABLE "audit_log" ADD CONSTRAINT "chk_audit_log_action" CHECK ("action" IN ('replay','cleanup','config_test','requeue','export','cancel','rerun','maintenance'))`,
     );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "audit_log" DROP CONSTRAINT "chk_audit_log_action"`);
     await queryRunner.query(
-      `ALTER TABLE "audit_log" ADD CONSTRAINT "chk_audit_log_action" CHECK ("action" IN ('replay','cleanup','config_test'))`,
+      `ALTER TABLE "audit_log" ADD CONSTRAINT "chk_audit_log_action" CHECK ("action" IN ('replay','cleanup','config_test','requeue','export'))`,
     );
     await queryRunner.query(`ALTER TABLE "workflows" DROP CONSTRAINT "chk_workflows_status"`);
     await queryRunner.query(

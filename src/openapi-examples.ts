@@ -10,6 +10,8 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   FORBIDDEN: 'Not allowed',
   NOT_FOUND: 'No route GET /api/unknown',
   WORKFLOW_NOT_FOUND: 'No workflow with this id',
+  EVENT_NOT_FOUND: 'No stored event with this id',
+  REPLAY_NOT_FOUND: 'No bulk replay with this id',
   SYNC_ALREADY_ACTIVE: 'A sync with the same scope and client is still active',
   WORKFLOW_ALREADY_FINISHED: 'The workflow is already finished (completed)',
   WORKFLOW_STILL_ACTIVE: 'The workflow is still active (running); cancel it first or wait for it to finish',

@@ -27,6 +27,8 @@ describe('database schema (e2e)', () => {
       'maintenance_mode',
       'rejected_deliveries',
       'replica_heartbeat',
+      'replay_job_workflows',
+      'replay_jobs',
       'trigger_attempts',
       'webhook_events',
       'workflows',

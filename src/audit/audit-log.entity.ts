@@ -2,10 +2,22 @@ import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { oneOf } from '../database/check';
 
 /** What the audit log records. */
-export const AUDIT_ACTIONS = ['replay', 'cleanup', 'config_test', 'cancel', 'rerun', 'maintenance'] as const;
+export const AUDIT_ACTIONS = [
+  'replay',
+  'cleanup',
+  'config_test',
+  'requeue',
+  'export',
+  'cancel',
+  'rerun',
+  'maintenance',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/** Operator actions: replays, cleanups, configuration tests, cancels, reruns, maintenance mode (failed authentications: `auth_failures`). */
+/**
+ * Operator actions: replays (one workflow or bulk), cleanups, configuration tests, requeues, exports, cancels,
+ * reruns, maintenance mode (failed authentications: `auth_failures`).
+ */
 @Entity({ name: 'audit_log' })
 @Check('chk_audit_log_action', oneOf('action', AUDIT_ACTIONS))
 @Index('idx_audit_log_action_time', ['action', 'occurredAt'])

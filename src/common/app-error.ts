@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'WORKFLOW_NOT_FOUND'
+  | 'EVENT_NOT_FOUND'
+  | 'REPLAY_NOT_FOUND'
   | 'SYNC_ALREADY_ACTIVE'
   | 'WORKFLOW_ALREADY_FINISHED'
   | 'WORKFLOW_STILL_ACTIVE'
@@ -36,6 +38,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'FORBIDDEN',
   'NOT_FOUND',
   'WORKFLOW_NOT_FOUND',
+  'EVENT_NOT_FOUND',
+  'REPLAY_NOT_FOUND',
   'SYNC_ALREADY_ACTIVE',
   'WORKFLOW_ALREADY_FINISHED',
   'WORKFLOW_STILL_ACTIVE',
@@ -88,6 +92,8 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
       return { status: 403, title: 'Forbidden' };
     case 'NOT_FOUND':
     case 'WORKFLOW_NOT_FOUND':
+    case 'EVENT_NOT_FOUND':
+    case 'REPLAY_NOT_FOUND':
       return { status: 404, title: 'Not Found' };
     case 'SYNC_ALREADY_ACTIVE':
     case 'WORKFLOW_ALREADY_FINISHED':

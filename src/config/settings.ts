@@ -88,6 +88,8 @@ export interface Settings {
   };
   workflowTimeoutMinutes: number;
   eventRetentionDays: number;
+  /** Pause between two workflows of a bulk replay (0 = none). */
+  bulkReplayPauseMs: number;
   operatorApiKeys: string[];
   rateLimits: { webhookPerMin: number; syncPerMin: number; adminPerMin: number; readPerMin: number };
   redisUrl: string | null;
@@ -143,6 +145,8 @@ export const ENV_VARIABLES: Record<string, string> = {
   WEBHOOK_TOLERANCE_SECONDS: 'max age of a signature timestamp (default 300)',
   WORKFLOW_TIMEOUT_MINUTES: 'a workflow without a terminal event is timed_out after this (default 10)',
   EVENT_RETENTION_DAYS: 'daily cleanup deletes events older than this (default 30)',
+  BULK_REPLAY_PAUSE_MS:
+    'pause between two workflows of a bulk replay, leaving room for live processing (default 0)',
   OPERATOR_API_KEYS: 'comma-separated operator bearer keys (each >= 32 chars); required in production',
   RATE_LIMIT_WEBHOOK_PER_MIN: 'webhook receiver limit per client (default 1200; 0 = off)',
   RATE_LIMIT_SYNC_PER_MIN: 'force sync and trigger limit per client (default 30; 0 = off)',
@@ -420,6 +424,7 @@ export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = f
     },
     workflowTimeoutMinutes: r.int('WORKFLOW_TIMEOUT_MINUTES', 10, 1, 10080),
     eventRetentionDays: r.int('EVENT_RETENTION_DAYS', 30, 1, 3650),
+    bulkReplayPauseMs: r.int('BULK_REPLAY_PAUSE_MS', 0, 0, 60000),
     operatorApiKeys,
     rateLimits: {
       webhookPerMin: r.int('RATE_LIMIT_WEBHOOK_PER_MIN', 1200, 0, 10000000),

@@ -7,6 +7,8 @@ import { AuthFailureCounters1796184087963 } from '../../migrations/1796184087963
 import { IdempotencyKeysPerCaller1796184528271 } from '../../migrations/1796184528271-IdempotencyKeysPerCaller';
 import { JobLeaseExpiry1796184958072 } from '../../migrations/1796184958072-JobLeaseExpiry';
 import { RelinkIndexes1796190000000 } from '../../migrations/1796190000000-RelinkIndexes';
+import { Recovery1796196707520 } from '../../migrations/1796196707520-Recovery';
+import { DeadLetterIndex1796196707521 } from '../../migrations/1796196707521-DeadLetterIndex';
 import { WorkflowLifecycleAndMaintenance1796197079578 } from '../../migrations/1796197079578-WorkflowLifecycleAndMaintenance';
 import { ReplicaHeartbeat1796300000000 } from '../../migrations/1796300000000-ReplicaHeartbeat';
 
@@ -19,6 +21,8 @@ export const MIGRATIONS = [
   IdempotencyKeysPerCaller1796184528271,
   JobLeaseExpiry1796184958072,
   RelinkIndexes1796190000000,
+  Recovery1796196707520,
+  DeadLetterIndex1796196707521,
   WorkflowLifecycleAndMaintenance1796197079578,
   ReplicaHeartbeat1796300000000,
 ];

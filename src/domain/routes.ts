@@ -19,3 +19,8 @@ export function apiPath(route: string): string {
 export function syncStatusPath(syncId: string): string {
   return apiPath(`opal/sync/${syncId}`);
 }
+
+/** Where a bulk replay's progress is read (`GET`), as answered in `status_url`. */
+export function replayStatusPath(replayId: string): string {
+  return apiPath(`orchestrations/replay/${encodeURIComponent(replayId)}`);
+}

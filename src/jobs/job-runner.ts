@@ -34,6 +34,11 @@ export class JobRunner implements OnModuleDestroy {
 
   constructor(private readonly leases: JobLeasesRepository) {}
 
+  /** True once shutdown has begun: long runs check it between steps and leave the rest to the next run. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
   /**
    * Runs `work` when the job is due and this instance wins its lease, unless this instance is already running
    * it. `work` learns when the last completed run (on any instance) started, so that it can take up only what

@@ -3,6 +3,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DiagnosticsModule } from '../modules/diagnostics/diagnostics.module';
 import { MaintenanceModule } from '../modules/maintenance/maintenance.module';
+import { ReplayModule } from '../modules/replay/replay.module';
 import { SyncModule } from '../modules/sync/sync.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { WorkflowsModule } from '../modules/workflows/workflows.module';
@@ -24,6 +25,7 @@ export const JOBS_ENTITIES = [JobLeaseEntity];
     SyncModule,
     DiagnosticsModule,
     MaintenanceModule,
+    ReplayModule,
   ],
   providers: [JobLeasesRepository, JobRunner, PeriodicJobs],
 })

@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { AnalyticsReader, REPLICA_CHECK_INTERVAL_MS } from '../database/analytics-reader';
 import { MaintenanceService } from '../modules/diagnostics/maintenance.service';
 import { MaintenanceModeService } from '../modules/maintenance/maintenance-mode.service';
+import { BulkReplayService } from '../modules/replay/bulk-replay.service';
 import { IdempotencyService } from '../modules/sync/idempotency.service';
 import { TriggerDispatcherService } from '../modules/sync/trigger-dispatcher.service';
 import { WebhookEventsService } from '../modules/webhooks/webhook-events.service';
@@ -20,6 +21,7 @@ export const JOBS = {
   timeoutSweep: { name: 'workflow_timeout_sweep', everyMs: 30 * SECOND, leaseMs: MINUTE },
   idempotencyCleanup: { name: 'idempotency_keys_cleanup', everyMs: HOUR, leaseMs: MINUTE },
   retention: { name: 'event_retention', everyMs: 24 * HOUR, leaseMs: MINUTE },
+  bulkReplay: { name: 'bulk_replay', everyMs: SECOND, leaseMs: 10 * SECOND },
 } satisfies Record<string, LeasedJob>;
 
 /**
@@ -51,6 +53,7 @@ export class PeriodicJobs {
     private readonly maintenance: MaintenanceService,
     private readonly reader: AnalyticsReader,
     private readonly maintenanceMode: MaintenanceModeService,
+    private readonly bulkReplay: BulkReplayService,
   ) {}
 
   /**
@@ -123,5 +126,16 @@ export class PeriodicJobs {
         auth_failures: result.pruned.auth_failures,
       };
     });
+  }
+
+  /**
+   * Bulk replays: the running jobs, on one instance at a time (a crashed holder's job is taken over once its
+   * short lease expires), each workflow recorded done with its replay. Stops between workflows on shutdown.
+   */
+  @Interval(JOBS.bulkReplay.name, SECOND)
+  runBulkReplays(): Promise<boolean> {
+    return this.runner.runLeased(JOBS.bulkReplay, () =>
+      this.bulkReplay.runPending(() => this.runner.stopping),
+    );
   }
 }

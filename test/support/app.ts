@@ -88,7 +88,8 @@ export async function resetDatabase(dataSource: DataSource): Promise<void> {
     try {
       await dataSource.query(
         `TRUNCATE workflows, agent_runs, trigger_attempts, webhook_events, rejected_deliveries, idempotency_keys,
-                  audit_log, auth_failures, job_leases, maintenance_mode RESTART IDENTITY CASCADE`,
+                  audit_log, auth_failures, job_leases, maintenance_mode, replay_jobs, replay_job_workflows
+                  RESTART IDENTITY CASCADE`,
       );
       return;
     } catch (error) {

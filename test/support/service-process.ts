@@ -21,6 +21,11 @@ export class ServiceProcess {
     private readonly nodeArgs: string[] = [],
   ) {}
 
+  /** The running process's id (null when not running). */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.env.PORT}`;
   }

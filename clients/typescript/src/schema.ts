@@ -289,6 +289,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One stored event, by its id or the sender’s event_id */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/diagnostics/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Dead-letter inbox: unmatched, failed or rejected */
+        get: operations["listDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/diagnostics/dead-letters/requeue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Requeue dead letters into processing */
+        post: operations["requeueDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/diagnostics/events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export the diagnostics selection as NDJSON or CSV */
+        get: operations["exportEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orchestrations/replay": {
         parameters: {
             query?: never;
@@ -298,8 +366,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replay a workflow's stored events */
+        /** Replay a workflow's stored events, or every workflow of a selection */
         post: operations["replayWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orchestrations/replay/{replay_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A bulk replay's progress */
+        get: operations["getReplayProgress"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1931,39 +2016,293 @@ export interface components {
              */
             dry_run?: boolean;
         };
-        ReplayOptionsDto: {
+        LinkedWorkflowDto: {
+            /** @description Its status now. */
+            status: components["schemas"]["WorkflowStatus"];
             /**
-             * @description false (default): re-apply only events whose processing failed or that are unmatched; true: every selected event.
-             * @example false
-             */
-            force_reprocess?: boolean;
-        };
-        ReplayRequestDto: {
-            /**
-             * @description Only these agents' events are (re)applied; omitted or empty = every event.
-             * @example [
-             *       "content_review"
-             *     ]
-             */
-            agent_filter?: components["schemas"]["OpalAgent"][];
-            /**
-             * @description The workflow: its sync id, OPAL workflow id or correlation id.
+             * @description The workflow's sync id.
              * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            sync_id: string;
+            /**
+             * @description Its correlation id.
+             * @example force-sync-1732800000000-k3j9x2a1
+             */
+            correlation_id: string;
+            /**
+             * @description OPAL's id for it.
+             * @example opal-wf-7f3c2a91
+             */
+            opal_workflow_id: string | null;
+            /**
+             * @description Where it is read.
+             * @example /api/opal/sync/0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            status_url: string;
+        };
+        StoredEventDto: {
+            /** @description The event's type (normalised). */
+            event_type: components["schemas"]["EventType"];
+            /** @description `success`, `failed` or `pending`, derived from the type and execution status. */
+            status: components["schemas"]["EventStatus"];
+            /**
+             * @description The agent's execution status as received.
+             * @enum {string|null}
+             */
+            execution_status: "success" | "failure" | "pending" | "timeout" | null;
+            /** @description Whether the event was applied to a workflow (`pending`, `processed`, `unmatched`, `failed`). */
+            processing_status: components["schemas"]["ProcessingStatus"];
+            /**
+             * @description The service's id of the event.
+             * @example 9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f
+             */
+            event_id: string;
+            /**
+             * @description The sender's `event_id`, when it sent one.
+             * @example evt_01HQ3K4Z9V
+             */
+            source_event_id: string | null;
+            /**
+             * @description Global receive order.
+             * @example 1042
+             */
+            sequence: number;
+            /**
+             * @description The `event_type` as received, before normalisation.
+             * @example agent.completed
+             */
+            raw_event_type: string | null;
+            /**
+             * @description The `workflow_id` field as received.
+             * @example opal-wf-7f3c2a91
              */
             workflow_id: string;
             /**
-             * @description 0-based position in the workflow's stored event stream (receive order) to start from.
-             * @example 0
+             * @description The workflow the event was linked to; null while unmatched.
+             * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
              */
-            from_offset?: number;
+            sync_id: string | null;
             /**
-             * @description Compute and return the resulting state without writing anything.
+             * @description The `workflow_name` field as received.
+             * @example strategy_workflow
+             */
+            workflow_name: string | null;
+            /**
+             * @description The agent of an `agent_*` event.
+             * @example content_review
+             */
+            agent_id: string | null;
+            /**
+             * @description The event's correlation id.
+             * @example force-sync-1732800000000-k3j9x2a1
+             */
+            correlation_id: string | null;
+            /**
+             * @description The failure OPAL reported.
+             * @example content_review failed: upstream timeout
+             */
+            error_message: string | null;
+            /**
+             * @description When the event happened, as sent (ISO-8601).
+             * @example 2026-03-02T10:15:29.500Z
+             */
+            occurred_at: string;
+            /**
+             * @description When it was stored (ISO-8601).
+             * @example 2026-03-02T10:15:30.000Z
+             */
+            received_at: string;
+            /**
+             * @description When it was applied, or when its processing failed (ISO-8601).
+             * @example 2026-03-02T10:15:30.042Z
+             */
+            processed_at: string | null;
+            /**
+             * @description Milliseconds from receipt until applied.
+             * @example 42
+             */
+            processing_time_ms: number | null;
+            /**
+             * @description Why its processing failed (kept until it is processed again).
+             * @example deadlock detected
+             */
+            processing_error: string | null;
+            /**
+             * @description The stored body.
+             * @example {
+             *       "event_type": "agent_completed",
+             *       "agent_id": "content_review",
+             *       "workflow_id": "opal-wf-7f3c2a91"
+             *     }
+             */
+            payload: {
+                [key: string]: unknown;
+            };
+            /** @description The workflow it was linked to; null while unmatched. */
+            workflow: components["schemas"]["LinkedWorkflowDto"] | null;
+        };
+        /** @enum {string} */
+        DeadLetterKind: "unmatched" | "failed" | "rejected";
+        /**
+         * @description `unmatched` or `failed`.
+         * @enum {string}
+         */
+        DeadLetterStatus: "unmatched" | "failed";
+        DeadLetterEventDto: {
+            /** @description The event's type. */
+            event_type: components["schemas"]["EventType"];
+            /** @description `unmatched` or `failed`. */
+            processing_status: components["schemas"]["DeadLetterStatus"];
+            /**
+             * @description The service's id of the event (`GET /api/events/{event_id}` shows it in full).
+             * @example 9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f
+             */
+            event_id: string;
+            /**
+             * @description The sender's `event_id`.
+             * @example evt_01HQ3K4Z9V
+             */
+            source_event_id: string | null;
+            /**
+             * @description Global receive order.
+             * @example 1042
+             */
+            sequence: number;
+            /**
+             * @description The `workflow_id` field as received.
+             * @example opal-wf-unknown
+             */
+            workflow_id: string;
+            /**
+             * @description The workflow it matched (failed events); null for unmatched ones.
+             * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            sync_id: string | null;
+            /**
+             * @description The agent of an `agent_*` event.
+             * @example content_review
+             */
+            agent_id: string | null;
+            /**
+             * @description The event's correlation id.
+             * @example force-sync-1732800000000-k3j9x2a1
+             */
+            correlation_id: string | null;
+            /**
+             * @description When it was stored (ISO-8601).
+             * @example 2026-03-02T10:15:30.000Z
+             */
+            received_at: string;
+            /**
+             * @description When its processing failed (ISO-8601); null for unmatched events.
+             * @example 2026-03-02T10:15:30.042Z
+             */
+            processed_at: string | null;
+            /**
+             * @description Why processing failed (failed events).
+             * @example deadlock detected
+             */
+            processing_error: string | null;
+        };
+        DeadLetterRejectionDto: {
+            /**
+             * @description The minute.
+             * @example 2026-03-02T10:15:00.000Z
+             */
+            minute: string;
+            /**
+             * @description Why they were refused.
+             * @example signature_invalid
+             */
+            reason: string;
+            /**
+             * @description The client address.
+             * @example 203.0.113.7
+             */
+            client_ip: string;
+            /**
+             * @description How many were refused in that minute.
+             * @example 12
+             */
+            count: number;
+            /**
+             * @description The first refusal of the minute.
+             * @example 2026-03-02T10:15:03.120Z
+             */
+            first_seen: string;
+            /**
+             * @description The last refusal of the minute.
+             * @example 2026-03-02T10:15:58.004Z
+             */
+            last_seen: string;
+            /**
+             * @description The last refusal's short reason.
+             * @example X-OSA-Signature is missing, stale or wrong
+             */
+            detail: string | null;
+        };
+        DeadLetterPaginationDto: {
+            /**
+             * @description Entries per page.
+             * @example 25
+             */
+            limit: number;
+            /**
+             * @description Pass as `before` for the next page; null on the last page.
+             * @example 1017
+             */
+            next_before: string | null;
+        };
+        DeadLettersResponseDto: {
+            /** @description The list of this page. */
+            kind: components["schemas"]["DeadLetterKind"];
+            /** @description With kind `unmatched` or `failed`. */
+            events?: components["schemas"]["DeadLetterEventDto"][];
+            /** @description With kind `rejected`. */
+            rejected?: components["schemas"]["DeadLetterRejectionDto"][];
+            /** @description Where the next page starts. */
+            pagination: components["schemas"]["DeadLetterPaginationDto"];
+        };
+        RequeueRequestDto: {
+            /** @description Only events of this kind. Without `event_ids` and `kind`: every unmatched and failed event (at most 10,000). */
+            kind?: components["schemas"]["DeadLetterStatus"];
+            /**
+             * @description These events (the service's ids or the senders' event ids); only those unmatched or failed are requeued.
+             * @example [
+             *       "9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f"
+             *     ]
+             */
+            event_ids?: string[];
+            /**
+             * @description Count what would be requeued, change nothing.
              * @example true
              */
             dry_run?: boolean;
-            /** @description How events already processed are treated. */
-            replay_options?: components["schemas"]["ReplayOptionsDto"];
         };
+        RequeueResponseDto: {
+            /**
+             * @description True: the request was carried out.
+             * @example true
+             */
+            success: boolean;
+            /**
+             * @description True: nothing was changed.
+             * @example false
+             */
+            dry_run: boolean;
+            /**
+             * @description Dead letters the request selected.
+             * @example 12
+             */
+            matched: number;
+            /**
+             * @description Of those, put back into processing (0 on a dry run; fewer when some were being processed meanwhile).
+             * @example 12
+             */
+            requeued: number;
+        };
+        /** @enum {string} */
+        ExportFormat: "ndjson" | "csv";
         /**
          * @description `apply`: (re)applied by this replay; `skip`: left as it is (already processed, or still waiting for the processor).
          * @enum {string}
@@ -2056,6 +2395,189 @@ export interface components {
              * @example 38
              */
             duration_ms: number;
+        };
+        ReplayStatusChangeDto: {
+            /** @description Its status before the replay. */
+            from_status: components["schemas"]["WorkflowStatus"];
+            /** @description Its status after the replay. */
+            to_status: components["schemas"]["WorkflowStatus"];
+            /**
+             * @description The workflow's sync id.
+             * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            workflow_id: string;
+        };
+        BulkReplayPreviewDto: {
+            /**
+             * @description True: the preview was computed.
+             * @example true
+             */
+            success: boolean;
+            /**
+             * @description Always true: nothing was written.
+             * @example true
+             */
+            dry_run: boolean;
+            /**
+             * @description Workflows in the selection.
+             * @example 42
+             */
+            workflows_matched: number;
+            /**
+             * @description Stored events of those workflows the replay would consider.
+             * @example 840
+             */
+            events_considered: number;
+            /** @description Every workflow whose status the replay would change. */
+            changes: components["schemas"]["ReplayStatusChangeDto"][];
+        };
+        ReplaySelectionDto: {
+            /**
+             * @description Workflow statuses; omitted or empty = any status.
+             * @example [
+             *       "failed",
+             *       "partially_completed"
+             *     ]
+             */
+            status?: components["schemas"]["WorkflowStatus"][];
+            /**
+             * @description Workflows created at or after this ISO-8601 time.
+             * @example 2026-03-02T00:00:00Z
+             */
+            from?: string;
+            /**
+             * @description Workflows created before this ISO-8601 time (after `from`).
+             * @example 2026-03-03T00:00:00Z
+             */
+            to?: string;
+        };
+        ReplayOptionsDto: {
+            /**
+             * @description false (default): re-apply only events whose processing failed or that are unmatched; true: every selected event.
+             * @example false
+             */
+            force_reprocess?: boolean;
+        };
+        ReplayRequestDto: {
+            /**
+             * @description Only these agents' events are (re)applied; omitted or empty = every event.
+             * @example [
+             *       "content_review"
+             *     ]
+             */
+            agent_filter?: components["schemas"]["OpalAgent"][];
+            /**
+             * @description The workflow: its sync id, OPAL workflow id or correlation id. Required unless `selection` is given.
+             * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            workflow_id?: string;
+            /**
+             * @description Bulk replay: the workflows created in the window with these statuses, each replayed as `workflow_id` would
+             *     be. With `dry_run`, a preview of every status change; otherwise a durable job (202 with its `status_url`).
+             */
+            selection?: components["schemas"]["ReplaySelectionDto"];
+            /**
+             * @description 0-based position in the workflow's stored event stream (receive order) to start from.
+             * @example 0
+             */
+            from_offset?: number;
+            /**
+             * @description Compute and return the resulting state without writing anything.
+             * @example true
+             */
+            dry_run?: boolean;
+            /** @description How events already processed are treated. */
+            replay_options?: components["schemas"]["ReplayOptionsDto"];
+        };
+        BulkReplayAcceptedDto: {
+            /**
+             * @description True: the job is stored and will run (on one instance, resuming after a restart).
+             * @example true
+             */
+            success: boolean;
+            /**
+             * @description The job's id.
+             * @example replay-1732800000000-x7y8z9
+             */
+            replay_id: string;
+            /**
+             * @description Where its progress is read.
+             * @example /api/orchestrations/replay/replay-1732800000000-x7y8z9
+             */
+            status_url: string;
+            /**
+             * @description Workflows in the selection.
+             * @example 42
+             */
+            workflows_total: number;
+        };
+        /**
+         * @description `running` until every workflow is done; then `completed`, or `failed` when any could not be replayed.
+         * @enum {string}
+         */
+        BulkReplayStatus: "running" | "completed" | "failed";
+        ReplayFailureDto: {
+            /**
+             * @description The workflow's sync id.
+             * @example 0b0e7c1a-2f4c-4a57-9d1b-6f1f3b1f6a11
+             */
+            workflow_id: string;
+            /**
+             * @description Why it could not be replayed.
+             * @example canceling statement due to statement timeout
+             */
+            error: string;
+        };
+        BulkReplayProgressDto: {
+            /** @description `running` until every workflow is done; then `completed`, or `failed` when any could not be replayed. */
+            status: components["schemas"]["BulkReplayStatus"];
+            /**
+             * @description The job's id.
+             * @example replay-1732800000000-x7y8z9
+             */
+            replay_id: string;
+            /**
+             * @description The selection, as requested.
+             * @example {
+             *       "status": [
+             *         "failed"
+             *       ],
+             *       "from": "2026-03-02T00:00:00Z",
+             *       "to": "2026-03-03T00:00:00Z"
+             *     }
+             */
+            selection: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description Workflows in the selection.
+             * @example 42
+             */
+            workflows_total: number;
+            /**
+             * @description Workflows replayed so far (each exactly once).
+             * @example 17
+             */
+            workflows_done: number;
+            /**
+             * @description Of those, the ones that could not be replayed (listed in `failures`).
+             * @example 0
+             */
+            workflows_failed: number;
+            /** @description Every status change made so far. */
+            changes: components["schemas"]["ReplayStatusChangeDto"][];
+            /** @description The workflows that could not be replayed. */
+            failures: components["schemas"]["ReplayFailureDto"][];
+            /**
+             * @description When the job was requested (ISO-8601).
+             * @example 2026-03-03T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description When it finished (ISO-8601); null while running.
+             * @example 2026-03-03T09:02:41.000Z
+             */
+            finished_at: string | null;
         };
         SetMaintenanceDto: {
             /**
@@ -3284,6 +3806,261 @@ export interface operations {
             };
         };
     };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The service's event id, or the event_id the sender gave */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredEventDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description No stored event with this id (EVENT_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    listDeadLetters: {
+        parameters: {
+            query: {
+                /** @description `unmatched`: events that match no workflow; `failed`: events whose processing failed; `rejected`: refused deliveries. */
+                kind: components["schemas"]["DeadLetterKind"];
+                /** @description Entries per page, newest first. */
+                limit?: number;
+                /** @description Cursor from the previous page's `pagination.next_before` (of the same kind). */
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the inbox */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLettersResponseDto"];
+                };
+            };
+            /** @description Invalid kind, limit or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    requeueDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequeueRequestDto"];
+            };
+        };
+        responses: {
+            /** @description What was selected and requeued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequeueResponseDto"];
+                };
+            };
+            /** @description Invalid body, or more than 10,000 events without event_ids or kind */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedBody"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    exportEvents: {
+        parameters: {
+            query?: {
+                /** @description Event status: `failed` = workflow_failed or an agent that finished unsuccessfully; `pending` = agent_started sent as pending. */
+                status?: components["schemas"]["EventStatusFilter"];
+                /** @description One of the nine OPAL agents. */
+                agent_id?: components["schemas"]["OpalAgent"];
+                /** @description Event type; dotted forms and aliases are accepted (`agent.completed`, `agent_failed`, `workflow.triggered`). */
+                event_type?: components["schemas"]["EventType"];
+                /**
+                 * @description `strategy_workflow` (the workflow name: every stored event, since it is the only workflow accepted), or a
+                 *     sync id / OPAL workflow id / correlation id: the events of that workflow.
+                 */
+                workflow?: string;
+                /** @description A sync id, OPAL workflow id or correlation id: the events of that workflow (or with that `workflow_id` as received). */
+                workflow_id?: string;
+                /** @description The event's correlation id. */
+                correlation_id?: string;
+                /** @description Received at or after this ISO-8601 time (years 0001–9999, offset within ±15:59; without an offset, UTC). */
+                start_date?: string;
+                /** @description Received at or before this ISO-8601 time (not before `start_date`). */
+                end_date?: string;
+                /** @description Received within the last N hours (1–720). */
+                hours?: number;
+                /** @description Cursor from the previous page's `pagination.next_before`: events older than it. */
+                before?: string;
+                /**
+                 * @description Include each event's stored body (`true`/`false`). A page with bodies holds at most 100 events and at most
+                 *     8 MiB of bodies: one that would hold more ends early, with `pagination.next_before` set.
+                 */
+                include_payload?: boolean;
+                /** @description `ndjson` (one JSON event per line) or `csv` (a header line, then one event per line). */
+                format?: components["schemas"]["ExportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events, one per line (CSV: after a header line) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {"event_id":"9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f","sequence":1042,"event_type":"agent_completed"} */
+                    "application/x-ndjson": string;
+                    /**
+                     * @example event_id,sequence,event_type
+                     *     9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f,1042,agent_completed
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid filter values (each listed in details) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
     replayWorkflow: {
         parameters: {
             query?: never;
@@ -3297,16 +4074,25 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The replay report and the resulting state */
+            /** @description The replay report and the resulting state (ReplayResponseDto), or a bulk dry run (BulkReplayPreviewDto) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ReplayResponseDto"];
+                    "application/json": components["schemas"]["ReplayResponseDto"] | components["schemas"]["BulkReplayPreviewDto"];
                 };
             };
-            /** @description Invalid body, e.g. an unknown agent in agent_filter */
+            /** @description Bulk replay stored; follow status_url */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkReplayAcceptedDto"];
+                };
+            };
+            /** @description Invalid body: neither or both of workflow_id and selection, an unknown agent or status, an empty or inverted window, a selection of more than 10,000 workflows */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3348,6 +4134,60 @@ export interface operations {
             };
             /** @description MAINTENANCE_MODE: write operations are paused (PUT /api/maintenance); retry after `Retry-After` seconds */
             503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    getReplayProgress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id answered when the bulk replay was requested */
+                replay_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The progress */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkReplayProgressDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description No bulk replay with this id (REPLAY_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;

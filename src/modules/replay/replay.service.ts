@@ -5,11 +5,17 @@ import { newCorrelationId } from '../../common/request-context';
 import { OPAL_AGENTS, isAgentId, type AgentId } from '../../domain/opal';
 import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 import { WebhookEventsService, type WorkflowEventRow } from '../webhooks/webhook-events.service';
-import { WorkflowStateService, type WorkflowState } from '../workflows/workflow-state.service';
+import {
+  WorkflowStateService,
+  type WorkflowRef,
+  type WorkflowState,
+  type WorkflowTransaction,
+} from '../workflows/workflow-state.service';
 import { WorkflowsService } from '../workflows/workflows.service';
+import type { WorkflowStatus } from '../../domain/workflow';
 import type { ReplayRequestDto } from './dto/replay-request.dto';
 import type { ReplayResponseDto } from './dto/replay-response.dto';
-import { planReplay, type ReplayEvent } from './replay-plan';
+import { planReplay, type ReplayEvent, type ReplayOptions, type ReplayPlan } from './replay-plan';
 
 interface StoredEvent extends ReplayEvent {
   row: WorkflowEventRow;
@@ -38,7 +44,10 @@ export class ReplayService {
     private readonly maintenance: MaintenanceModeService,
   ) {}
 
-  async replay(body: ReplayRequestDto, actor: ReplayActor): Promise<ReplayResponseDto> {
+  async replay(
+    body: ReplayRequestDto & { workflow_id: string },
+    actor: ReplayActor,
+  ): Promise<ReplayResponseDto> {
     const started = process.hrtime.bigint();
     await this.maintenance.assertWritable();
     const workflow = await this.workflows.resolve(body.workflow_id);
@@ -53,27 +62,10 @@ export class ReplayService {
 
     // The workflow row lock is what live processing takes too, so no event is applied to it meanwhile; a dry
     // run reads under the same lock (and writes nothing) so that it sees what a real run would see.
-    const outcome = await this.workflowState.transaction(async (tx) => {
-      // Live processing claims event rows before it locks their workflow; a replay that writes takes them in the
-      // same order, or it could hold the workflow while a processor holding its events waits for it (deadlock).
-      // Events stored after this point are not in the replay: they stay pending and are processed afterwards.
-      const events = await this.eventsOf(tx.manager, workflow, { lock: !dryRun });
-      if (!(await tx.load([workflow.id], { lock: true })).has(workflow.id)) {
-        throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
-      }
-      const plan = planReplay(events, { fromOffset, agentFilter, forceReprocess });
-      const effective = (plan.effective as StoredEvent[]).map(({ row }) => ({
-        eventType: row.event_type,
-        agentId: row.agent_id,
-        status: row.status,
-        occurredAt: row.occurred_at,
-        errorMessage: row.error_message,
-        receivedAt: row.received_at,
-      }));
-      const state = tx.rebuild(workflow.id, effective, { write: !dryRun });
-      if (!dryRun) await this.events.markReplayed(tx.manager, [...plan.selectedIds], workflow.id);
-      return { plan, state };
-    });
+    const outcome = await this.workflowState.transaction((tx) =>
+      this.replayIn(tx, workflow, { fromOffset, agentFilter, forceReprocess }, { write: !dryRun }),
+    );
+    if (!outcome) throw new AppError('WORKFLOW_NOT_FOUND', 'No workflow with this id');
 
     const { plan, state } = outcome;
     const response: ReplayResponseDto = {
@@ -119,6 +111,37 @@ export class ReplayService {
       resulting_status: state.status,
     });
     return response;
+  }
+
+  /**
+   * Replays one workflow inside the caller's write-path transaction: its events, then its row, are locked (the
+   * order live processing takes them in), the state is rebuilt and, with `write`, stored and the replayed events
+   * marked processed. Null when the workflow no longer exists. Events stored after the lock are not in the
+   * replay: they stay pending and are processed afterwards.
+   */
+  async replayIn(
+    tx: WorkflowTransaction,
+    workflow: WorkflowRef,
+    options: ReplayOptions,
+    { write }: { write: boolean },
+  ): Promise<{ plan: ReplayPlan; state: WorkflowState; fromStatus: WorkflowStatus } | null> {
+    // Live processing claims event rows before it locks their workflow; a replay that writes takes them in the
+    // same order, or it could hold the workflow while a processor holding its events waits for it (deadlock).
+    const events = await this.eventsOf(tx.manager, workflow, { lock: write });
+    if (!(await tx.load([workflow.id], { lock: true })).has(workflow.id)) return null;
+    const fromStatus = tx.stateOf(workflow.id).status;
+    const plan = planReplay(events, options);
+    const effective = (plan.effective as StoredEvent[]).map(({ row }) => ({
+      eventType: row.event_type,
+      agentId: row.agent_id,
+      status: row.status,
+      occurredAt: row.occurred_at,
+      errorMessage: row.error_message,
+      receivedAt: row.received_at,
+    }));
+    const state = tx.rebuild(workflow.id, effective, { write });
+    if (write) await this.events.markReplayed(tx.manager, [...plan.selectedIds], workflow.id);
+    return { plan, state, fromStatus };
   }
 
   private async eventsOf(

@@ -155,15 +155,7 @@ export function buildEventQueries(
   span: SequenceSpan | null = null,
 ): { page: SqlStatement; count: SqlStatement } {
   const params = new SqlParams();
-  const where: string[] = [];
-  if (query.status && query.status !== 'all') where.push(`status = ${params.add(query.status)}`);
-  if (query.event_type) where.push(`event_type = ${params.add(query.event_type)}`);
-  if (query.agent_id) where.push(`agent_id = ${params.add(query.agent_id)}`);
-  if (query.correlation_id) where.push(`correlation_id = ${params.add(query.correlation_id)}`);
-  // Every stored event belongs to strategy_workflow (the receiver refuses other names), so that name filters nothing.
-  for (const ref of workflowRefsOf(query))
-    where.push(workflowClause(ref, workflows.get(ref) ?? null, params));
-  where.push(...windowClauses(query, params));
+  const where = filterClauses(query, workflows, params);
   if (span) where.push(`sequence BETWEEN ${params.add(span.lo)}::bigint AND ${params.add(span.hi)}::bigint`);
 
   const whereSql = (clauses: string[]) => (clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '');
@@ -180,15 +172,62 @@ export function buildEventQueries(
   if (query.before !== undefined) {
     pageWhere.push(`sequence < ${params.add(parseEventCursor(query.before))}::bigint`);
   }
-  // Payloads are sized here and loaded afterwards for the events that fit in the page (see
-  // WebhookEventsService.search).
-  const columns = `id, sequence, event_type, workflow_ref, sync_id, workflow_name, agent_id, status, execution_status,
-       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', octet_length(payload::text)::int AS payload_bytes' : ''}`;
   const page: SqlStatement = {
-    text: `SELECT ${columns} FROM webhook_events ${whereSql(pageWhere)} ORDER BY sequence DESC LIMIT ${params.add(limit + 1)}`,
+    text: `SELECT ${listColumns(query)} FROM webhook_events ${whereSql(pageWhere)} ORDER BY sequence DESC LIMIT ${params.add(limit + 1)}`,
     values: params.values,
   };
   return { page, count };
+}
+
+/**
+ * The columns of a listed event. Payloads are sized here and loaded afterwards for the events that fit in the
+ * page's payload budget (see WebhookEventsService.search and exportEvents).
+ */
+function listColumns(query: EventFilter): string {
+  return `id, sequence, event_type, workflow_ref, sync_id, workflow_name, agent_id, status, execution_status,
+       received_at, processed_at, processing_status, processing_time_ms, correlation_id, error_message${query.include_payload ? ', octet_length(payload::text)::int AS payload_bytes' : ''}`;
+}
+
+/** The filters of the list as WHERE clauses (without the `before` cursor). */
+function filterClauses(
+  query: EventFilter,
+  workflows: ReadonlyMap<string, WorkflowRef | null>,
+  params: SqlParams,
+): string[] {
+  const where: string[] = [];
+  if (query.status && query.status !== 'all') where.push(`status = ${params.add(query.status)}`);
+  if (query.event_type) where.push(`event_type = ${params.add(query.event_type)}`);
+  if (query.agent_id) where.push(`agent_id = ${params.add(query.agent_id)}`);
+  if (query.correlation_id) where.push(`correlation_id = ${params.add(query.correlation_id)}`);
+  // Every stored event belongs to strategy_workflow (the receiver refuses other names), so that name filters nothing.
+  for (const ref of workflowRefsOf(query))
+    where.push(workflowClause(ref, workflows.get(ref) ?? null, params));
+  where.push(...windowClauses(query, params));
+  return where;
+}
+
+/**
+ * One batch of the export (`GET /api/diagnostics/events/export`): the events matching the list's filters, oldest
+ * first, after the sequence `after` (keyset: each batch is one short indexed read, however many events match).
+ * `before`, when given, still bounds the export from above.
+ */
+export function buildExportBatchQuery(
+  query: EventFilter,
+  workflows: ReadonlyMap<string, WorkflowRef | null>,
+  after: string | null,
+  limit: number,
+): SqlStatement {
+  const params = new SqlParams();
+  const where = filterClauses(query, workflows, params);
+  if (query.before !== undefined) {
+    where.push(`sequence < ${params.add(parseEventCursor(query.before))}::bigint`);
+  }
+  if (after !== null) where.push(`sequence > ${params.add(after)}::bigint`);
+  const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  return {
+    text: `SELECT ${listColumns(query)} FROM webhook_events ${whereSql} ORDER BY sequence LIMIT ${params.add(limit)}`,
+    values: params.values,
+  };
 }
 
 /** The references to one workflow a filter holds (`workflow` and `workflow_id`, but not the workflow name). */

@@ -27,6 +27,7 @@ import {
 @Index('idx_webhook_events_unmatched_correlation', ['correlationId'], {
   where: `"processing_status" = 'unmatched'`,
 })
+@Index('idx_webhook_events_processing_failed', ['sequence'], { where: `"processing_status" = 'failed'` })
 @Index('idx_webhook_events_sync', ['syncId', 'sequence'])
 @Index('idx_webhook_events_workflow_ref', ['workflowRef', 'sequence'])
 @Index('idx_webhook_events_type', ['eventType', 'sequence'])

@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AnalyticsReader } from '../../database/analytics-reader';
 import { RequestContext } from '../../common/request-context';
 import type { RejectionReason } from '../../domain/events';
+import { isUuid } from '../../domain/ids';
 import type { ParsedWebhookEvent } from './webhook-event.parser';
 
 /**
@@ -108,6 +109,71 @@ SELECT now() AS now, recent.*, rejected.*, pending.*,
   FROM recent, rejected, pending`;
 
 export const DELIVERY_FIGURES_PARAMS = [STALE_PENDING_SECONDS];
+
+/** One stored event in full, as the event lookup answers it. */
+export interface StoredEventDetailRow {
+  id: string;
+  sequence: string;
+  source_event_id: string | null;
+  event_type: string;
+  raw_event_type: string | null;
+  workflow_ref: string;
+  sync_id: string | null;
+  workflow_name: string | null;
+  agent_id: string | null;
+  status: string;
+  execution_status: string | null;
+  correlation_id: string | null;
+  error_message: string | null;
+  occurred_at: Date;
+  received_at: Date;
+  processed_at: Date | null;
+  processing_status: string;
+  processing_time_ms: number | null;
+  processing_error: string | null;
+  payload: Record<string, unknown>;
+}
+
+/** An event of the dead-letter inbox (unmatched, or its processing failed). */
+export interface DeadLetterEventRow {
+  id: string;
+  sequence: string;
+  source_event_id: string | null;
+  event_type: string;
+  workflow_ref: string;
+  sync_id: string | null;
+  agent_id: string | null;
+  correlation_id: string | null;
+  received_at: Date;
+  processed_at: Date | null;
+  processing_status: 'unmatched' | 'failed';
+  processing_error: string | null;
+}
+
+/** One counter row of refused deliveries (per minute, reason and client address). */
+export interface RejectedDeliveryRow {
+  bucket: Date;
+  reason: string;
+  client_ip: string;
+  count: number;
+  first_at: Date;
+  last_at: Date;
+  last_detail: string | null;
+}
+
+/** The processing statuses an operator may put back into processing. */
+export type DeadLetterStatus = 'unmatched' | 'failed';
+
+/**
+ * Which events a requeue selects: dead letters of `statuses`, and when `refs` is given only those (service ids or
+ * the sender's event ids).
+ */
+export interface RequeueSelection {
+  statuses: readonly DeadLetterStatus[];
+  refs: readonly string[] | null;
+}
+
+const SENDER_KEY_PREFIX = 'id:';
 
 @Injectable()
 export class WebhookEventsRepository {
@@ -470,4 +536,109 @@ export class WebhookEventsRepository {
     const rows = await this.reader.query<Row[]>(statement.text, statement.values);
     return rows[0];
   }
+
+  /**
+   * One event by the service's id or the sender's `event_id` (stored under the idempotency key `id:<event_id>`);
+   * the service's id wins when both name an event.
+   */
+  async findEvent(ref: string): Promise<StoredEventDetailRow | null> {
+    const uuid = isUuid(ref) ? ref.toLowerCase() : null;
+    const rows: StoredEventDetailRow[] = await this.reader.query(
+      `SELECT id, sequence, source_event_id, event_type, raw_event_type, workflow_ref, sync_id, workflow_name,
+              agent_id, status, execution_status, correlation_id, error_message, occurred_at, received_at,
+              processed_at, processing_status, processing_time_ms, processing_error, payload
+         FROM webhook_events
+        WHERE id = $1::uuid OR idempotency_key = $2
+        ORDER BY (id = $1::uuid) DESC NULLS LAST
+        LIMIT 1`,
+      [uuid, SENDER_KEY_PREFIX + ref],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** A page of unmatched or failed events, newest first (keyset on `sequence`; one row more than the page). */
+  deadLetterEvents(
+    status: DeadLetterStatus,
+    limit: number,
+    before: string | null,
+  ): Promise<DeadLetterEventRow[]> {
+    return this.reader.query(
+      `SELECT id, sequence, source_event_id, event_type, workflow_ref, sync_id, agent_id, correlation_id,
+              received_at, processed_at, processing_status, processing_error
+         FROM webhook_events
+        WHERE processing_status = $1 AND ($2::bigint IS NULL OR sequence < $2::bigint)
+        ORDER BY sequence DESC
+        LIMIT $3`,
+      [status, before, limit + 1],
+    );
+  }
+
+  /** A page of refused-delivery counters, newest first (keyset on the primary key; one row more than the page). */
+  rejectedDeliveries(
+    limit: number,
+    before: { bucket: Date; reason: string; clientIp: string } | null,
+  ): Promise<RejectedDeliveryRow[]> {
+    return this.reader.query(
+      `SELECT bucket, reason, client_ip, count, first_at, last_at, last_detail
+         FROM rejected_deliveries
+        WHERE $1::timestamptz IS NULL OR (bucket, reason, client_ip) < ($1::timestamptz, $2::text, $3::text)
+        ORDER BY bucket DESC, reason DESC, client_ip DESC
+        LIMIT $4`,
+      [before?.bucket ?? null, before?.reason ?? null, before?.clientIp ?? null, limit + 1],
+    );
+  }
+
+  /** How many dead letters a requeue selects; with `cap`, counted up to `cap` + 1. */
+  async countRequeue(selection: RequeueSelection, cap: number | null): Promise<number> {
+    const [where, values] = requeueWhere(selection);
+    const limit = cap === null ? '' : `LIMIT ${Math.floor(cap) + 1}`;
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM webhook_events WHERE ${where} ${limit}) selected`,
+      values,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Puts the selected dead letters back into processing (`pending`; the last error stays until they are
+   * processed again). Rows the processor holds are skipped: they are being processed already.
+   */
+  async requeue(selection: RequeueSelection): Promise<number> {
+    const [where, values] = requeueWhere(selection);
+    const [, affected]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE webhook_events SET processing_status = 'pending'
+        WHERE id IN (SELECT id FROM webhook_events WHERE ${where} FOR UPDATE SKIP LOCKED)`,
+      values,
+    );
+    return affected;
+  }
+
+  /** One batch of the export (see `buildExportBatchQuery`). */
+  exportBatch<Row>(statement: { text: string; values: unknown[] }): Promise<Row[]> {
+    return this.reader.query<Row[]>(statement.text, statement.values);
+  }
+
+  /** The payloads of a batch of exported events, in one query. */
+  async exportPayloads(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    if (ids.length === 0) return new Map();
+    const rows: { id: string; payload: Record<string, unknown> }[] = await this.reader.query(
+      `SELECT id, payload FROM webhook_events WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.payload]));
+  }
+}
+
+function requeueWhere(selection: RequeueSelection): [string, unknown[]] {
+  const values: unknown[] = [selection.statuses];
+  let where = `processing_status = ANY($1::text[])`;
+  if (selection.refs !== null) {
+    const uuids = selection.refs.filter((ref) => isUuid(ref)).map((ref) => ref.toLowerCase());
+    values.push(
+      uuids,
+      selection.refs.map((ref) => SENDER_KEY_PREFIX + ref),
+    );
+    where += ` AND (id = ANY($2::uuid[]) OR idempotency_key = ANY($3::text[]))`;
+  }
+  return [where, values];
 }

@@ -14,15 +14,28 @@ import {
   type SequenceSpan,
   type WindowSpanRow,
 } from './event-search';
-import { eventCursorOf } from './dto/event-cursor';
+import { eventCursorOf, parseEventCursor } from './dto/event-cursor';
+import { AppError } from '../../common/app-error';
+import { buildExportBatchQuery } from './event-search';
 import {
   WebhookEventsRepository,
+  type DeadLetterEventRow,
+  type DeadLetterStatus,
   type DeliveryFigures,
+  type RejectedDeliveryRow,
+  type StoredEventDetailRow,
   type WorkflowEventRow,
 } from './webhook-events.repository';
 
 export type { EventFilter } from './event-search';
-export type { DeliveryFigures, WorkflowEventRow } from './webhook-events.repository';
+export type {
+  DeadLetterEventRow,
+  DeadLetterStatus,
+  DeliveryFigures,
+  RejectedDeliveryRow,
+  StoredEventDetailRow,
+  WorkflowEventRow,
+} from './webhook-events.repository';
 
 /** One event of the diagnostics list, as stored. */
 export interface StoredEventRow {
@@ -53,6 +66,23 @@ export interface EventPage {
   matched: number;
   matchedCapped: boolean;
 }
+
+/** The dead-letter inbox's lists. */
+export const DEAD_LETTER_KINDS = ['unmatched', 'failed', 'rejected'] as const;
+export type DeadLetterKind = (typeof DEAD_LETTER_KINDS)[number];
+
+export type DeadLetterPage =
+  | { kind: DeadLetterStatus; rows: DeadLetterEventRow[]; nextBefore: string | null }
+  | { kind: 'rejected'; rows: RejectedDeliveryRow[]; nextBefore: string | null };
+
+/**
+ * A requeue without an explicit list of events or a kind selects every dead letter; past this many it is refused,
+ * so that a mistaken call cannot put a whole table back into processing.
+ */
+export const REQUEUE_UNSCOPED_MAX = 10_000;
+
+/** Rows per export batch: without payloads, and the most with them (the payload page budget applies as well). */
+const EXPORT_BATCH = 250;
 
 /** Rows per DELETE: small enough that each statement holds its locks briefly and never hits the statement timeout. */
 export const CLEANUP_BATCH_SIZE = 5000;
@@ -192,5 +222,128 @@ export class WebhookEventsService {
   /** Marks replayed events processed and linked to their workflow, in the caller's transaction. */
   markReplayed(manager: EntityManager, ids: readonly string[], syncId: string): Promise<void> {
     return this.repo.markReplayed(manager, ids, syncId);
+  }
+
+  /** One event by the service's id or the sender's `event_id`, or null. */
+  findEvent(ref: string): Promise<StoredEventDetailRow | null> {
+    return this.repo.findEvent(ref);
+  }
+
+  /** A page of the dead-letter inbox, newest first; `before` is the previous page's `next_before`. */
+  async deadLetters(kind: DeadLetterKind, limit: number, before: string | null): Promise<DeadLetterPage> {
+    const invalidCursor = () =>
+      new AppError('VALIDATION_FAILED', 'Invalid request: before', [
+        { field: 'before', message: 'before must be the next_before cursor of a previous page of this kind' },
+      ]);
+    if (kind === 'rejected') {
+      const cursor = before === null ? null : rejectedCursorOf(before);
+      if (before !== null && cursor === null) throw invalidCursor();
+      const rows = await this.repo.rejectedDeliveries(limit, cursor);
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        kind,
+        rows: page,
+        nextBefore: rows.length > limit && last ? rejectedCursor(last) : null,
+      };
+    }
+    const sequence = before === null ? null : parseEventCursor(before);
+    if (before !== null && sequence === null) throw invalidCursor();
+    const rows = await this.repo.deadLetterEvents(kind, limit, sequence);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      kind,
+      rows: page,
+      nextBefore: rows.length > limit && last ? eventCursorOf(last.sequence) : null,
+    };
+  }
+
+  /**
+   * Puts dead letters (unmatched or failed events) back into processing: those of `eventIds` (service ids or
+   * senders' event ids) and/or of `kind`; neither selects every dead letter, refused past
+   * {@link REQUEUE_UNSCOPED_MAX}. `matched`: dead letters selected; `requeued`: put back (0 on a dry run).
+   */
+  async requeue(request: {
+    eventIds: readonly string[] | null;
+    kind: DeadLetterStatus | null;
+    dryRun: boolean;
+  }): Promise<{ matched: number; requeued: number }> {
+    const selection = {
+      statuses: request.kind === null ? (['unmatched', 'failed'] as const) : [request.kind],
+      refs: request.eventIds,
+    };
+    const unscoped = request.eventIds === null && request.kind === null;
+    const matched = await this.repo.countRequeue(selection, unscoped ? REQUEUE_UNSCOPED_MAX : null);
+    if (unscoped && matched > REQUEUE_UNSCOPED_MAX) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `More than ${REQUEUE_UNSCOPED_MAX} events would be requeued: name them in event_ids or choose a kind`,
+        [
+          {
+            field: 'event_ids',
+            message: `give event_ids or kind to requeue more than ${REQUEUE_UNSCOPED_MAX}`,
+          },
+        ],
+      );
+    }
+    if (request.dryRun) return { matched, requeued: 0 };
+    const requeued = await this.repo.requeue(selection);
+    // Every instance's processor polls for pending events, so they are picked up without a wake-up.
+    if (requeued > 0) this.logger.log({ msg: 'Dead letters requeued', count: requeued });
+    return { matched, requeued };
+  }
+
+  /**
+   * Every event matching the list's filters, oldest first, handed to `write` in batches read one after the other
+   * (keyset on `sequence`): memory holds one batch, and `write` resolving is the backpressure (the next batch is
+   * read only once the previous one is written). Stops early when `write` returns false.
+   */
+  async exportEvents(
+    filter: EventFilter,
+    write: (rows: StoredEventRow[]) => Promise<boolean>,
+  ): Promise<number> {
+    const workflows = new Map<string, WorkflowRef | null>();
+    for (const ref of workflowRefsOf(filter)) workflows.set(ref, await this.workflows.resolve(ref));
+    const includePayload = filter.include_payload === true;
+    const batchSize = includePayload ? PAYLOAD_PAGE_MAX_EVENTS : EXPORT_BATCH;
+    let after: string | null = null;
+    let total = 0;
+    for (;;) {
+      let rows: StoredEventRow[] = await this.repo.exportBatch<StoredEventRow>(
+        buildExportBatchQuery(filter, workflows, after, batchSize),
+      );
+      if (rows.length === 0) return total;
+      const fetched = rows.length;
+      if (includePayload) {
+        rows = rows.slice(0, rowsWithinPayloadBudget(rows));
+        const payloads = await this.repo.exportPayloads(rows.map((row) => row.id));
+        for (const row of rows) row.payload = payloads.get(row.id);
+      }
+      total += rows.length;
+      after = rows[rows.length - 1].sequence;
+      if (!(await write(rows))) return total;
+      if (fetched < batchSize && rows.length === fetched) return total;
+    }
+  }
+}
+
+/** The rejected list's cursor: the last row's key, as base64url JSON. */
+function rejectedCursor(row: RejectedDeliveryRow): string {
+  return Buffer.from(JSON.stringify([row.bucket.toISOString(), row.reason, row.client_ip])).toString(
+    'base64url',
+  );
+}
+
+export function rejectedCursorOf(value: string): { bucket: Date; reason: string; clientIp: string } | null {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((v) => typeof v === 'string'))
+      return null;
+    const [bucket, reason, clientIp] = parsed;
+    const time = new Date(bucket);
+    return Number.isNaN(time.getTime()) ? null : { bucket: time, reason, clientIp };
+  } catch {
+    return null;
   }
 }

@@ -601,6 +601,49 @@ export class WorkflowsRepository {
       },
     };
   }
+
+  /**
+   * The workflows of a selection (created in [from, to), with one of `statuses`; null = no bound), oldest first,
+   * at most `limit`, each with its status. Bounded by `idx_workflows_created` / `idx_workflows_status_created`.
+   */
+  async selectByCreation(
+    selection: WorkflowSelection,
+    limit: number,
+  ): Promise<{ id: string; status: WorkflowStatus }[]> {
+    return this.dataSource.query(
+      `SELECT id, status FROM workflows
+        WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+          AND ($2::timestamptz IS NULL OR created_at >= $2::timestamptz)
+          AND ($3::timestamptz IS NULL OR created_at < $3::timestamptz)
+        ORDER BY created_at, id
+        LIMIT $4`,
+      [selection.statuses, selection.from, selection.to, limit],
+    );
+  }
+
+  /** A workflow's identity and status, or null. */
+  async brief(syncId: string): Promise<(WorkflowRef & { status: WorkflowStatus }) | null> {
+    const rows: (RefRow & { status: WorkflowStatus })[] = await this.dataSource.query(
+      `SELECT id, opal_workflow_id, correlation_id, status FROM workflows WHERE id = $1::uuid`,
+      [syncId],
+    );
+    const row = rows[0];
+    return row
+      ? {
+          id: row.id,
+          opalWorkflowId: row.opal_workflow_id,
+          correlationId: row.correlation_id,
+          status: row.status,
+        }
+      : null;
+  }
+}
+
+/** Workflows chosen by status and creation window (a bulk replay's selection). */
+export interface WorkflowSelection {
+  statuses: WorkflowStatus[] | null;
+  from: Date | null;
+  to: Date | null;
 }
 
 function toLoaded(row: WorkflowDbRow, agentRows: readonly AgentDbRow[]): LoadedWorkflow {

@@ -21,6 +21,7 @@ import {
   type ForceSyncFigures,
   type ServiceLevelFigures,
   type WorkflowRef,
+  type WorkflowSelection,
 } from './workflows.repository';
 
 export type {
@@ -28,6 +29,7 @@ export type {
   ServiceLevelFigures,
   ServiceLevelWindow,
   WorkflowRef,
+  WorkflowSelection,
 } from './workflows.repository';
 import type { AgentStatus, WorkflowSource, WorkflowStatus } from '../../domain/workflow';
 import type { SyncScope } from '../../domain/opal';
@@ -187,6 +189,16 @@ export class WorkflowsService {
       sessionId: workflow.sessionId,
       outboundPayload: workflow.outboundPayload,
     };
+  }
+
+  /** The workflows of a selection, oldest first, at most `limit`, with their status. */
+  select(selection: WorkflowSelection, limit: number): Promise<{ id: string; status: WorkflowStatus }[]> {
+    return this.repo.selectByCreation(selection, limit);
+  }
+
+  /** A workflow's identity and status by its sync id, or null. */
+  brief(syncId: string): Promise<(WorkflowRef & { status: WorkflowStatus }) | null> {
+    return this.repo.brief(syncId);
   }
 
   /** Workflows waiting for OPAL's callbacks (accepted, unfinished, younger than the workflow timeout). */
