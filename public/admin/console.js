@@ -272,6 +272,8 @@
         retry(retryAfter > 0 ? retryAfter * 1000 : undefined);
         return;
       }
+      // After a gap, what changed meanwhile is read once (the list stream has no snapshot of its own).
+      if (stream.retries > 0 && handlers.onResumed) handlers.onResumed();
       stream.retries = 0;
       setLive('live');
       let ended = false;
@@ -754,6 +756,7 @@
           void selectWorkflow(data.sync_id);
         }
       },
+      onResumed: () => void loadWorkflows(),
       onState: (value) => {
         stream.live = value;
         updateLiveState();
@@ -969,6 +972,8 @@
         ['Type', e.event_type],
         ['Agent', e.agent_id],
         ['Workflow', e.sync_id || e.workflow_id],
+        ['Workflow status', e.workflow ? badge(e.workflow.status) : 'not linked'],
+        ['Sender event id', e.source_event_id],
         ['Received', time(e.received_at)],
         ['Processed', time(e.processed_at)],
         ['Processing', badge(e.processing_status)],
@@ -1032,7 +1037,7 @@
     const headRow = el('tr');
     const columns =
       kind === 'rejected'
-        ? ['Reason', 'Count', 'First seen', 'Last seen', 'Client address']
+        ? ['Reason', 'Count', 'First seen', 'Last seen', 'Client address', 'Detail']
         : ['Received', 'Type', 'Agent', 'Workflow', 'Processing', 'Error', 'Event id'];
     for (const name of columns) {
       const th = el('th', name);
@@ -1049,9 +1054,10 @@
         row.append(
           cell(d.reason),
           cell(d.count),
-          cell(time(d.first_seen || d.first_seen_at)),
-          cell(time(d.last_seen || d.last_seen_at)),
-          cell(d.client_ip || d.client_address),
+          cell(time(d.first_seen)),
+          cell(time(d.last_seen)),
+          cell(d.client_ip),
+          cell(d.detail),
         );
       } else {
         row.dataset.eventId = d.event_id;
@@ -1079,10 +1085,9 @@
     state.requeuePlan = null;
     try {
       const data = await api('GET', `/api/diagnostics/dead-letters?${query}`);
-      const items = data.items || data.events || data.dead_letters || [];
+      const items = (kind === 'rejected' ? data.rejected : data.events) || [];
       state.deadItems = items;
-      const pagination = data.pagination || {};
-      state.deadNext = pagination.next_before || data.next_before || null;
+      state.deadNext = data.pagination ? data.pagination.next_before : null;
       $('dead-next').disabled = !state.deadNext;
       $('dead-answer').hidden = true;
       renderDeadLetters(kind, items);
@@ -1178,7 +1183,8 @@
     $('bulk-progress-line').hidden = false;
     $('bulk-progress-fill').style.width = `${pct}%`;
     $('bulk-progress').setAttribute('aria-valuenow', String(pct));
-    $('bulk-progress-text').textContent = `${done} / ${total} · ${label(status.status)}`;
+    const failed = status.workflows_failed ? ` · ${status.workflows_failed} failed` : '';
+    $('bulk-progress-text').textContent = `${done} / ${total} · ${label(status.status)}${failed}`;
     $('bulk-progress-line').dataset.status = status.status;
     if (Array.isArray(status.changes)) renderChanges(status.changes);
   }
