@@ -26,7 +26,7 @@ const LAYERS = [
 ];
 
 /** Feature modules, entered only through their module, their exported services and their DTOs. */
-const MODULES = ['workflows', 'webhooks', 'sync', 'opal', 'diagnostics', 'replay'];
+const MODULES = ['workflows', 'webhooks', 'sync', 'opal', 'diagnostics', 'replay', 'live'];
 const ENTRY_POINTS = ['*.module.ts', '*.service.ts', 'dto/**'];
 
 const zones = [

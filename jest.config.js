@@ -21,6 +21,9 @@ const transform = {
   ],
 };
 
+// ES module imports spell the built file (`./live.js`, as in the client package); tests load the .ts beside it.
+const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
+
 /** @type {import('jest').Config} */
 module.exports = {
   // A global option (ignored inside a project): e2e suites boot apps and wait for real HTTP round trips.
@@ -42,6 +45,7 @@ module.exports = {
       modulePathIgnorePatterns: ['<rootDir>/dist/'],
       transform,
       transformIgnorePatterns: [`/node_modules/(?!(${NEST_CJS_PACKAGES})/)`],
+      moduleNameMapper,
       setupFiles: ['<rootDir>/test/support/nest-esm-globals.ts'],
     },
     {
@@ -54,6 +58,7 @@ module.exports = {
       modulePathIgnorePatterns: ['<rootDir>/dist/'],
       transform,
       transformIgnorePatterns: [`/node_modules/(?!(${NEST_CJS_PACKAGES})/)`],
+      moduleNameMapper,
       setupFiles: ['<rootDir>/test/support/nest-esm-globals.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
       globalTeardown: '<rootDir>/test/support/global-teardown.js',

@@ -1,5 +1,6 @@
 import type { LoadAverage, MachineState, SourceState } from './provenance';
 import type { Spread } from './stats';
+import type { LivePushResults } from './live-push';
 
 /** Bumped when the shape of a results file changes (the README generator refuses a shape it does not know). */
 export const RESULTS_SCHEMA = 2;
@@ -113,6 +114,10 @@ export interface BenchResults {
   schema: number;
   date: string;
   quick: boolean;
+  /** The scenarios that ran (BENCH_SCENARIOS); absent in files written before the selection existed. */
+  scenarios_run?: string[];
+  /** Every scenario ran: only such a run is published (latest.*). */
+  complete?: boolean;
   duration_s: number;
   source: SourceState;
   machine: MachineState & {
@@ -123,57 +128,61 @@ export interface BenchResults {
     load_avg_after: LoadAverage;
   };
   setup: Record<string, string>;
-  scenarios: {
-    webhook_ingest: {
-      connections: number;
-      repeats: number;
-      measured_s: number;
-      variants: Record<IngestVariant, IngestVariantSummary>;
-    };
-    open_loop_ingest: { ceiling_events_per_s: number; connections: number; runs: OpenLoopRun[] };
-    force_sync: {
-      rate_per_s: number;
-      requests: number;
-      ok_2xx: number;
-      errors: number;
-      p50_ms: number | null;
-      p99_ms: number | null;
-    };
-    workflow_e2e: {
-      workflows: number;
-      completed: number;
-      not_finished: number;
-      events: number;
-      completion: Latency;
-      processing_lag: Latency;
-      /** From the force sync's due time to the workflow's last stored callback (delivery, before processing). */
-      last_callback_stored: Latency;
-      force_sync_answer: Latency;
-    };
-    diagnostics: {
-      rows: number;
-      workflows: number;
-      build_s: number | null;
-      samples_per_query: number;
-      shape: {
-        received_late_minutes_share: number;
-        received_late_hours_share: number;
-        out_of_order_share: number;
-        busiest_day_events: number;
-        quietest_day_events: number;
-        avg_payload_bytes: number;
-        avg_payload_stored_bytes: number;
-      };
-      queries: { name: string; p50_ms: number | null; p95_ms: number | null; returned_p50: number | null }[];
-    };
-    memory: {
-      peak_rss_mb: number;
-      sampled_peak_rss_mb: number;
-      vm_hwm_mb: number | null;
-      sampled_peak_by_phase_mb: Record<string, number>;
-    };
-  };
+  /** A run of a selection (BENCH_SCENARIOS) holds only the selected scenarios. */
+  scenarios: Partial<ScenarioResults> & Pick<ScenarioResults, 'memory'>;
   goals: Goal[];
+}
+
+export interface ScenarioResults {
+  webhook_ingest: {
+    connections: number;
+    repeats: number;
+    measured_s: number;
+    variants: Record<IngestVariant, IngestVariantSummary>;
+  };
+  open_loop_ingest: { ceiling_events_per_s: number; connections: number; runs: OpenLoopRun[] };
+  force_sync: {
+    rate_per_s: number;
+    requests: number;
+    ok_2xx: number;
+    errors: number;
+    p50_ms: number | null;
+    p99_ms: number | null;
+  };
+  workflow_e2e: {
+    workflows: number;
+    completed: number;
+    not_finished: number;
+    events: number;
+    completion: Latency;
+    processing_lag: Latency;
+    /** From the force sync's due time to the workflow's last stored callback (delivery, before processing). */
+    last_callback_stored: Latency;
+    force_sync_answer: Latency;
+  };
+  diagnostics: {
+    rows: number;
+    workflows: number;
+    build_s: number | null;
+    samples_per_query: number;
+    shape: {
+      received_late_minutes_share: number;
+      received_late_hours_share: number;
+      out_of_order_share: number;
+      busiest_day_events: number;
+      quietest_day_events: number;
+      avg_payload_bytes: number;
+      avg_payload_stored_bytes: number;
+    };
+    queries: { name: string; p50_ms: number | null; p95_ms: number | null; returned_p50: number | null }[];
+  };
+  live_push?: LivePushResults;
+  memory: {
+    peak_rss_mb: number;
+    sampled_peak_rss_mb: number;
+    vm_hwm_mb: number | null;
+    sampled_peak_by_phase_mb: Record<string, number>;
+  };
 }
 
 const fmt = (value: number | null | undefined): string =>
@@ -217,8 +226,8 @@ export function renderMarkdown(r: BenchResults): string {
   const s = r.scenarios;
   const ingest = s.webhook_ingest;
   const ingestRows: string[][] = [];
-  for (const variant of INGEST_VARIANTS) {
-    const v = ingest.variants[variant];
+  for (const variant of ingest ? INGEST_VARIANTS : []) {
+    const v = ingest!.variants[variant];
     for (const target of ['service', 'baseline', 'ceiling'] as const) {
       const t = v[target];
       const lost = t.runs.reduce((sum, run) => sum + run.lost, 0);
@@ -255,8 +264,10 @@ export function renderMarkdown(r: BenchResults): string {
   const open = s.open_loop_ingest;
   const e = s.workflow_e2e;
   const d = s.diagnostics;
+  const f = s.force_sync;
+  const live = s.live_push;
   const otherRows: string[][] = [
-    ...open.runs.map((run) => [
+    ...(open?.runs ?? []).map((run) => [
       `open-loop ingest at ${run.share * 100} % of the ceiling (${thousands(run.rate_per_s)}/s)`,
       `from due time p50 ${fmt(run.p50_ms)} ms, p99 ${fmt(run.p99_ms)} ms, max ${fmt(run.max_ms)} ms; ${thousands(run.accepted_202)}/${thousands(run.sent)} × 202, errors ${run.errors}, lost ${run.lost}; processing lag p50 ${fmt(run.processing_lag.p50_ms)} ms, p99 ${fmt(run.processing_lag.p99_ms)} ms`,
       [
@@ -268,21 +279,48 @@ export function renderMarkdown(r: BenchResults): string {
         .filter(Boolean)
         .join('; '),
     ]),
-    [
-      'force_sync',
-      `p50 ${fmt(s.force_sync.p50_ms)} ms, p99 ${fmt(s.force_sync.p99_ms)} ms (${s.force_sync.rate_per_s}/s, ${s.force_sync.ok_2xx}/${s.force_sync.requests} 2xx)`,
-      goalMark(r, 'force_sync p99 (ms)'),
-    ],
-    [
-      'workflow_e2e',
-      `${e.completed}/${e.workflows} completed: p50 ${fmt(e.completion.p50_ms)} ms, p99 ${fmt(e.completion.p99_ms)} ms (force sync answered p99 ${fmt(e.force_sync_answer.p99_ms)} ms, last callback stored p99 ${fmt(e.last_callback_stored.p99_ms)} ms); processing lag p50 ${fmt(e.processing_lag.p50_ms)} ms, p99 ${fmt(e.processing_lag.p99_ms)} ms`,
-      goalMark(r, 'workflow_e2e p99 (ms)'),
-    ],
-    ...d.queries.map((q) => [
-      `diagnostics (${thousands(d.rows)} events): ${q.name}`,
-      `p50 ${fmt(q.p50_ms)} ms, p95 ${fmt(q.p95_ms)} ms (${d.samples_per_query} samples, ${fmt(q.returned_p50)} rows returned at the median)`,
+    ...(f
+      ? [
+          [
+            'force_sync',
+            `p50 ${fmt(f.p50_ms)} ms, p99 ${fmt(f.p99_ms)} ms (${f.rate_per_s}/s, ${f.ok_2xx}/${f.requests} 2xx)`,
+            goalMark(r, 'force_sync p99 (ms)'),
+          ],
+        ]
+      : []),
+    ...(e
+      ? [
+          [
+            'workflow_e2e',
+            `${e.completed}/${e.workflows} completed: p50 ${fmt(e.completion.p50_ms)} ms, p99 ${fmt(e.completion.p99_ms)} ms (force sync answered p99 ${fmt(e.force_sync_answer.p99_ms)} ms, last callback stored p99 ${fmt(e.last_callback_stored.p99_ms)} ms); processing lag p50 ${fmt(e.processing_lag.p50_ms)} ms, p99 ${fmt(e.processing_lag.p99_ms)} ms`,
+            goalMark(r, 'workflow_e2e p99 (ms)'),
+          ],
+        ]
+      : []),
+    ...(d?.queries ?? []).map((q) => [
+      `diagnostics (${thousands(d!.rows)} events): ${q.name}`,
+      `p50 ${fmt(q.p50_ms)} ms, p95 ${fmt(q.p95_ms)} ms (${d!.samples_per_query} samples, ${fmt(q.returned_p50)} rows returned at the median)`,
       goalMark(r, `diagnostics ${q.name} p95 (ms)`),
     ]),
+    ...(live
+      ? [
+          [
+            `live_push: ${live.nominal.workflows} workflows, a stream each`,
+            `callback 202 → frame p50 ${fmt(live.nominal.p50_ms)} ms, p99 ${fmt(live.nominal.p99_ms)} ms, max ${fmt(live.nominal.max_ms)} ms over ${live.nominal.callbacks} callbacks (missed ${live.nominal.missed}); processing lag p50 ${fmt(live.nominal.processing_lag.p50_ms)} ms, p99 ${fmt(live.nominal.processing_lag.p99_ms)} ms`,
+            `${goalMark(r, 'live_push: callback 202 → frame p99 (ms, nominal)')}; missed ${goalMark(r, 'live_push: frames missed (both rounds)')}`,
+          ],
+          [
+            `live_push at the ingest ceiling (${thousands(live.at_ceiling.background_events_per_s ?? 0)} events/s alongside)`,
+            `callback 202 → frame p50 ${fmt(live.at_ceiling.p50_ms)} ms, p99 ${fmt(live.at_ceiling.p99_ms)} ms, max ${fmt(live.at_ceiling.max_ms)} ms (missed ${live.at_ceiling.missed})`,
+            'reported',
+          ],
+          [
+            `live_push: ${thousands(live.idle_streams.opened)} idle streams`,
+            `service RSS ${live.idle_streams.rss_before_mb} MB before, peak ${live.idle_streams.peak_rss_mb} MB`,
+            goalMark(r, `live_push: peak RSS with ${live.idle_streams.opened} idle streams (MB)`),
+          ],
+        ]
+      : []),
     [
       'memory (service process)',
       `peak RSS ${s.memory.peak_rss_mb} MB (${Object.entries(s.memory.sampled_peak_by_phase_mb)
@@ -291,19 +329,28 @@ export function renderMarkdown(r: BenchResults): string {
       goalMark(r, 'peak RSS (MB)'),
     ],
   ];
-  const shape = d.shape;
+  const shape = d?.shape;
   return [
     describeRun(r),
+    ...(r.complete === false ? ['', `Only these scenarios ran: ${(r.scenarios_run ?? []).join(', ')}.`] : []),
     '',
-    `Ingest: closed loop, ${ingest.connections} connections, ${ingest.repeats} round${ingest.repeats === 1 ? '' : 's'} of ${ingest.measured_s} s per traffic kind and target with the order rotated each round; median (range) over the rounds. CPU in ms per 1,000 answered requests (server process / PostgreSQL backends); errors / lost over all rounds.`,
-    '',
-    ...table(
-      ['Traffic', 'Target', 'events/s', 'p99 ms', 'CPU ms per 1,000', 'errors / lost', 'Goal'],
-      ingestRows,
-    ),
-    '',
-    `Diagnostics dataset: ${thousands(d.rows)} events of ${thousands(d.workflows)} workflows, written pending then processed; ${pct(shape.received_late_minutes_share)} received minutes late and ${pct(shape.received_late_hours_share)} hours late (${pct(shape.out_of_order_share)} out of order), ${thousands(shape.quietest_day_events)}–${thousands(shape.busiest_day_events)} events a day, payloads ${thousands(shape.avg_payload_bytes)} bytes of JSON on average (${thousands(shape.avg_payload_stored_bytes)} as stored); every sample draws new parameters.`,
-    '',
+    ...(ingest
+      ? [
+          `Ingest: closed loop, ${ingest.connections} connections, ${ingest.repeats} round${ingest.repeats === 1 ? '' : 's'} of ${ingest.measured_s} s per traffic kind and target with the order rotated each round; median (range) over the rounds. CPU in ms per 1,000 answered requests (server process / PostgreSQL backends); errors / lost over all rounds.`,
+          '',
+          ...table(
+            ['Traffic', 'Target', 'events/s', 'p99 ms', 'CPU ms per 1,000', 'errors / lost', 'Goal'],
+            ingestRows,
+          ),
+          '',
+        ]
+      : []),
+    ...(d && shape
+      ? [
+          `Diagnostics dataset: ${thousands(d.rows)} events of ${thousands(d.workflows)} workflows, written pending then processed; ${pct(shape.received_late_minutes_share)} received minutes late and ${pct(shape.received_late_hours_share)} hours late (${pct(shape.out_of_order_share)} out of order), ${thousands(shape.quietest_day_events)}–${thousands(shape.busiest_day_events)} events a day, payloads ${thousands(shape.avg_payload_bytes)} bytes of JSON on average (${thousands(shape.avg_payload_stored_bytes)} as stored); every sample draws new parameters.`,
+          '',
+        ]
+      : []),
     ...table(['Scenario', 'Measured', 'Goal'], otherRows),
     '',
   ].join('\n');

@@ -14,7 +14,9 @@
  * Env: BENCH_QUICK=1, BENCH_REPEATS, DATABASE_URL (use that server: a fresh database is created on it and
  * dropped afterwards; default: an embedded PostgreSQL in a temporary folder), BENCH_PROFILE=1 (the service
  * writes a CPU profile into bench/results/profiles when it stops), BENCH_KEEP=1 (keep the temporary folder with
- * every process's log), BENCH_OUTPUT (results folder, default bench/results).
+ * every process's log), BENCH_OUTPUT (results folder, default bench/results), BENCH_SCENARIOS (a comma-separated
+ * selection of the scenarios, e.g. `live_push`: the results file lists what ran, and a selection is written to
+ * partial.* only, never published as latest).
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { SERVICE_NODE_FLAGS } from '../src/memory-policy';
 import { OPAL_AGENTS } from '../src/domain/opal';
 import { startDatabase, type BenchDatabase } from './database';
 import { buildDiagnosticsData, diagnosticsQueryKinds } from './diagnostics-data';
+import { IDLE_STREAMS, LIVE_WORKFLOWS, livePush } from './live-push';
 import type { LoadJob, LoadResult } from './load-generator';
 import { BenchProcess, CpuMeter, MemorySampler, freePort, killAllNow, stopAll } from './processes';
 import { loadAverage, machineState, runName, sourceState } from './provenance';
@@ -62,6 +65,7 @@ const PLAN = QUICK
       e2eWorkflows: 100,
       diagRows: 20_000,
       diagSamples: 10,
+      liveCeilingMs: 8_000,
       watchdogMs: 5 * 60_000,
     }
   : {
@@ -74,8 +78,44 @@ const PLAN = QUICK
       e2eWorkflows: 200,
       diagRows: 1_000_000,
       diagSamples: 60,
+      liveCeilingMs: 20_000,
       watchdogMs: 30 * 60_000,
     };
+/** Every scenario, in the order they run; BENCH_SCENARIOS=<comma list> runs only those (not a published run). */
+const SCENARIOS = [
+  'webhook_ingest',
+  'open_loop_ingest',
+  'force_sync',
+  'workflow_e2e',
+  'diagnostics',
+  'live_push',
+] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+function selectedScenarios(value: string | undefined): Set<ScenarioName> {
+  if (value === undefined || value.trim() === '') return new Set(SCENARIOS);
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const unknown = names.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`,
+    );
+  }
+  const selected = new Set(names as ScenarioName[]);
+  if (selected.has('open_loop_ingest') && !selected.has('webhook_ingest')) {
+    throw new Error(
+      'BENCH_SCENARIOS: open_loop_ingest runs at shares of the ceiling webhook_ingest measures',
+    );
+  }
+  return selected;
+}
+
+const SELECTED = selectedScenarios(process.env.BENCH_SCENARIOS);
+const COMPLETE = SELECTED.size === SCENARIOS.length;
+
 const REPEATS = /^[1-9]$/.test(process.env.BENCH_REPEATS ?? '')
   ? Number(process.env.BENCH_REPEATS)
   : PLAN.repeats;
@@ -120,7 +160,7 @@ class Bench {
     const source = sourceState(ROOT);
     const loadBefore = loadAverage();
     log(
-      `mode: ${QUICK ? 'quick' : 'full'}, ${REPEATS} repeat(s); commit ${source.commit ?? 'unknown'}${source.dirty ? ' (uncommitted changes)' : ''}; temporary folder ${this.tmp}`,
+      `mode: ${QUICK ? 'quick' : 'full'}${COMPLETE ? '' : ` (only ${[...SELECTED].join(', ')})`}, ${REPEATS} repeat(s); commit ${source.commit ?? 'unknown'}${source.dirty ? ' (uncommitted changes)' : ''}; temporary folder ${this.tmp}`,
     );
     this.db = await startDatabase(process.env.DATABASE_URL);
     this.pool = new Pool({ connectionString: this.db.url, max: 4 });
@@ -170,17 +210,33 @@ class Bench {
       service: { url: serviceUrl, pid: service.pid },
       ceiling,
     };
-    const ingest = await this.ingestComparison(targets);
+    const ingest = SELECTED.has('webhook_ingest') ? await this.ingestComparison(targets) : null;
     memory.endPhase('webhook_ingest');
-    const ceilingRate = ingest.known.ceiling.events_per_s.median ?? 0;
-    const openLoop = await this.openLoop(serviceUrl, service.pid, ceilingRate);
+    const ceilingRate = ingest?.known.ceiling.events_per_s.median ?? 0;
+    const openLoop = SELECTED.has('open_loop_ingest')
+      ? await this.openLoop(serviceUrl, service.pid, ceilingRate)
+      : [];
     memory.endPhase('open_loop_ingest');
-    const forceSync = await this.forceSync(serviceUrl);
+    const forceSync = SELECTED.has('force_sync') ? await this.forceSync(serviceUrl) : null;
     memory.endPhase('force_sync');
-    const e2e = await this.workflowE2e(serviceUrl);
+    const e2e = SELECTED.has('workflow_e2e') ? await this.workflowE2e(serviceUrl) : null;
     memory.endPhase('workflow_e2e');
-    const diagnostics = await this.diagnostics(serviceUrl);
+    const diagnostics = SELECTED.has('diagnostics') ? await this.diagnostics(serviceUrl) : null;
     memory.endPhase('diagnostics');
+    const live = SELECTED.has('live_push')
+      ? await livePush({
+          url: serviceUrl,
+          pid: service.pid,
+          operatorKey: OPERATOR_KEY,
+          secret: WEBHOOK_SECRET,
+          sql: this.sql,
+          knownRefs: this.knownRefs,
+          load: (name, job) => this.load(name, job),
+          ceilingLoadMs: PLAN.liveCeilingMs,
+          log,
+        })
+      : null;
+    memory.endPhase('live_push');
     const mem = memory.stop();
     const vmHwm = readHwm(service.pid);
     await service.stop();
@@ -190,8 +246,8 @@ class Bench {
     if (profileArgs.length > 0) log(`CPU profile written to ${profileDir}`);
 
     const goals: Goal[] = [];
-    for (const variant of INGEST_VARIANTS) {
-      const v = ingest[variant];
+    for (const variant of ingest ? INGEST_VARIANTS : []) {
+      const v = ingest![variant];
       goals.push(
         goal(
           `webhook_ingest ${variant}: ratio to the per-event baseline (median)`,
@@ -215,14 +271,16 @@ class Bench {
         goal(`webhook_ingest ${variant}: errors (all runs, all targets)`, v.errors, '= 0', v.errors === 0),
       );
     }
-    goals.push(
-      goal(
-        'webhook_ingest unknown: every event linked once its workflow exists',
-        ingest.unknown.relinked_all ? 1 : 0,
-        '= 1',
-        ingest.unknown.relinked_all,
-      ),
-    );
+    if (ingest) {
+      goals.push(
+        goal(
+          'webhook_ingest unknown: every event linked once its workflow exists',
+          ingest.unknown.relinked_all ? 1 : 0,
+          '= 1',
+          ingest.unknown.relinked_all,
+        ),
+      );
+    }
     for (const run of openLoop) {
       goals.push(
         goal(
@@ -250,19 +308,47 @@ class Bench {
         ),
       );
     }
-    goals.push(
-      goal('force_sync p99 (ms)', forceSync.p99_ms, '≤ 50', le(forceSync.p99_ms, 50)),
-      goal('workflow_e2e p99 (ms)', e2e.completion.p99_ms, '≤ 2000', le(e2e.completion.p99_ms, 2000)),
-      ...diagnostics.queries.map((q) =>
-        goal(`diagnostics ${q.name} p95 (ms)`, q.p95_ms, '≤ 50', le(q.p95_ms, 50)),
-      ),
-      goal('peak RSS (MB)', peakMb, '≤ 250', peakMb <= 250),
-    );
+    if (forceSync) {
+      goals.push(goal('force_sync p99 (ms)', forceSync.p99_ms, '≤ 50', le(forceSync.p99_ms, 50)));
+    }
+    if (e2e) {
+      goals.push(
+        goal('workflow_e2e p99 (ms)', e2e.completion.p99_ms, '≤ 2000', le(e2e.completion.p99_ms, 2000)),
+      );
+    }
+    for (const q of diagnostics?.queries ?? []) {
+      goals.push(goal(`diagnostics ${q.name} p95 (ms)`, q.p95_ms, '≤ 50', le(q.p95_ms, 50)));
+    }
+    if (live) {
+      goals.push(
+        goal(
+          'live_push: callback 202 → frame p99 (ms, nominal)',
+          live.nominal.p99_ms,
+          '≤ 100',
+          le(live.nominal.p99_ms, 100),
+        ),
+        goal(
+          'live_push: frames missed (both rounds)',
+          live.nominal.missed + live.at_ceiling.missed,
+          '= 0',
+          live.nominal.missed + live.at_ceiling.missed === 0,
+        ),
+        goal(
+          `live_push: peak RSS with ${live.idle_streams.opened} idle streams (MB)`,
+          live.idle_streams.peak_rss_mb,
+          '≤ 250',
+          live.idle_streams.peak_rss_mb <= 250,
+        ),
+      );
+    }
+    goals.push(goal('peak RSS (MB)', peakMb, '≤ 250', peakMb <= 250));
 
     return {
       schema: RESULTS_SCHEMA,
       date: startedAt.toISOString(),
       quick: QUICK,
+      scenarios_run: [...SELECTED],
+      complete: COMPLETE,
       duration_s: Math.round((Date.now() - startedAt.getTime()) / 1000),
       source,
       machine: {
@@ -283,20 +369,25 @@ class Bench {
         ingest: `${REPEATS} rounds; each round runs every traffic kind against the three targets, the order rotated each round; ${PLAN.warmupMs / 1000} s warm-up and ${PLAN.ingestMs / 1000} s measured per run, closed loop, ${INGEST_CONNECTIONS} connections; the table is emptied between runs`,
       },
       scenarios: {
-        webhook_ingest: {
-          connections: INGEST_CONNECTIONS,
-          repeats: REPEATS,
-          measured_s: PLAN.ingestMs / 1000,
-          variants: ingest,
-        },
-        open_loop_ingest: {
-          ceiling_events_per_s: ceilingRate,
-          connections: OPEN_LOOP_CONNECTIONS,
-          runs: openLoop,
-        },
-        force_sync: forceSync,
-        workflow_e2e: e2e,
-        diagnostics,
+        ...(ingest && {
+          webhook_ingest: {
+            connections: INGEST_CONNECTIONS,
+            repeats: REPEATS,
+            measured_s: PLAN.ingestMs / 1000,
+            variants: ingest,
+          },
+        }),
+        ...(SELECTED.has('open_loop_ingest') && {
+          open_loop_ingest: {
+            ceiling_events_per_s: ceilingRate,
+            connections: OPEN_LOOP_CONNECTIONS,
+            runs: openLoop,
+          },
+        }),
+        ...(forceSync && { force_sync: forceSync }),
+        ...(e2e && { workflow_e2e: e2e }),
+        ...(diagnostics && { diagnostics }),
+        ...(live && { live_push: live }),
         memory: {
           peak_rss_mb: peakMb,
           sampled_peak_rss_mb: mem.peak_rss_mb,
@@ -332,6 +423,8 @@ class Bench {
       RATE_LIMIT_SYNC_PER_MIN: '0',
       RATE_LIMIT_ADMIN_PER_MIN: '0',
       RATE_LIMIT_READ_PER_MIN: '0',
+      // live_push holds 1,000 idle streams while its earlier streams may still be closing.
+      SSE_MAX_STREAMS: String(IDLE_STREAMS + 2 * LIVE_WORKFLOWS),
     };
   }
 
@@ -938,6 +1031,12 @@ function save(results: BenchResults): string {
     writeFileSync(join(OUTPUT, 'quick.md'), markdown);
     return join(OUTPUT, 'quick.json');
   }
+  // Only a run of every scenario is published (runs/, latest.*); a selection is written to partial.*.
+  if (!results.complete) {
+    writeFileSync(join(OUTPUT, 'partial.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(OUTPUT, 'partial.md'), markdown);
+    return join(OUTPUT, 'partial.json');
+  }
   const runs = join(OUTPUT, 'runs');
   mkdirSync(runs, { recursive: true });
   const file = join(
@@ -971,7 +1070,9 @@ async function main(): Promise<void> {
   try {
     const results = await bench.run();
     const file = save(results);
-    log(`results written to ${file}${results.quick ? '' : ' and copied to latest.json / latest.md'}`);
+    log(
+      `results written to ${file}${results.quick || !results.complete ? '' : ' and copied to latest.json / latest.md'}`,
+    );
     process.stdout.write(`\n${renderMarkdown(results)}\n`);
   } catch (error) {
     exitCode = 1;

@@ -9,6 +9,7 @@ import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { DiagnosticsModule } from './modules/diagnostics/diagnostics.module';
+import { LiveModule } from './modules/live/live.module';
 import { OpalModule } from './modules/opal/opal.module';
 import { ReplayModule } from './modules/replay/replay.module';
 import { SyncModule } from './modules/sync/sync.module';
@@ -31,6 +32,7 @@ export class AppModule {
         HealthModule,
         OpalModule,
         SyncModule,
+        LiveModule,
         DiagnosticsModule,
         ReplayModule,
         JobsModule,

@@ -7,7 +7,7 @@ import { ADMIN_ASSET_NAMES } from './admin/admin-assets.service';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppError } from './common/app-error';
 import { clientErrorHandler } from './common/client-error';
-import { enableGracefulShutdown } from './common/graceful-shutdown';
+import { enableGracefulShutdown, ShutdownState } from './common/graceful-shutdown';
 import { expressErrorHandler, requestBodyGate, requestContextMiddleware } from './common/http-pipeline';
 import { JsonLogger, type LogFormat } from './common/json-logger';
 import { registerSecrets } from './common/redact';
@@ -18,6 +18,7 @@ import { AppConfig } from './config/app-config';
 import { secretValuesOf } from './config/settings';
 import { API_PREFIX, WEBHOOK_PATH } from './domain/routes';
 import { MetricsService } from './metrics/metrics.service';
+import { LiveStreamsService } from './modules/live/live-streams.service';
 import { setupOpenApi } from './openapi';
 
 /** Options for NestFactory.create and for the e2e tests' app: bodies are read by the routes (configureApp). */
@@ -94,6 +95,8 @@ export async function configureApp(app: INestApplication): Promise<INestApplicat
   express.set('trust proxy', config.trustProxy);
   // First of the middleware: once shutting down, every answer closes its connection.
   enableGracefulShutdown(app, config.shutdownGraceMs);
+  // Streams never finish by themselves: shutdown ends them, so that their clients reconnect to another instance.
+  app.get(ShutdownState).onDrain(() => app.get(LiveStreamsService).endAll());
   express.use(helmet());
   express.enableCors({
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,

@@ -24,6 +24,7 @@ const EXAMPLE_MESSAGES: Record<ErrorCode, string> = {
   OPAL_TRIGGER_REJECTED: 'OPAL refused the trigger',
   DATABASE_UNAVAILABLE: 'The database is unavailable',
   SERVICE_UNAVAILABLE: 'The service is shutting down',
+  TOO_MANY_STREAMS: 'This instance holds its most live progress streams; retry after 5 seconds',
 };
 
 const ERROR_SCHEMA_REF = '#/components/schemas/ErrorResponseDto';

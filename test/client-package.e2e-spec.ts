@@ -136,4 +136,23 @@ describe('the client package (e2e)', () => {
     expect(summary.syncId).toMatch(/^[0-9a-f-]{36}$/);
     expect(['pending', 'triggered', 'running', 'completed']).toContain(summary.status);
   });
+
+  it('runs the consumer built for Node (nodenext): force sync, then its live progress to the end', async () => {
+    const build = await run(process.execPath, [tsc, '-p', 'tsconfig.nodenext.json'], consumer);
+    expect(build.status).toBe(0);
+    const result = await run(
+      process.execPath,
+      ['run.mjs', 'forceSyncThenWatch', t.url, TEST_OPERATOR_KEY],
+      consumer,
+    );
+    expect(result.err).toBe('');
+    const summary = JSON.parse(result.out) as {
+      events: string[];
+      finalStatus: string;
+      agentsCompleted: number;
+    };
+    expect(summary.events[0]).toBe('snapshot');
+    expect(summary.events[summary.events.length - 1]).toBe('end');
+    expect(summary).toMatchObject({ finalStatus: 'completed', agentsCompleted: 9 });
+  });
 });

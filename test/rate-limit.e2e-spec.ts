@@ -123,7 +123,9 @@ describe('rate limits (e2e)', () => {
         'GET /api/diagnostics/last-webhook': 'read',
         'GET /api/opal/sync': 'read',
         'GET /api/opal/sync/:sync_id': 'read',
+        'GET /api/opal/sync/:sync_id/events': 'read',
         'GET /api/opal/syncs': 'read',
+        'GET /api/opal/syncs/events': 'read',
         'GET /api/orchestrations/trigger': 'read',
         'GET /api/webhooks/opal-workflow': 'read',
       });

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'CONFIGURATION_ERROR'
   | 'OPAL_TRIGGER_REJECTED'
   | 'DATABASE_UNAVAILABLE'
-  | 'SERVICE_UNAVAILABLE';
+  | 'SERVICE_UNAVAILABLE'
+  | 'TOO_MANY_STREAMS';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'VALIDATION_FAILED',
@@ -46,6 +47,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'OPAL_TRIGGER_REJECTED',
   'DATABASE_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
+  'TOO_MANY_STREAMS',
 ];
 
 export type ErrorDetail = Record<string, unknown>;
@@ -103,6 +105,7 @@ export function statusOf(code: ErrorCode): { status: number; title: string } {
       return { status: 502, title: 'Bad Gateway' };
     case 'DATABASE_UNAVAILABLE':
     case 'SERVICE_UNAVAILABLE':
+    case 'TOO_MANY_STREAMS':
       return { status: 503, title: 'Service Unavailable' };
   }
 }

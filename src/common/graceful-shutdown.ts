@@ -9,12 +9,21 @@ export class ShutdownState implements OnApplicationShutdown {
   /** Set by `enableGracefulShutdown`: stops listening for signals once the app has closed. */
   detach: (() => void) | null = null;
 
+  private readonly drainListeners: (() => void)[] = [];
+
   get draining(): boolean {
     return this.drainingSince !== null;
   }
 
+  /** Calls `listener` once shutdown begins (e.g. to end answers that never finish by themselves: streams). */
+  onDrain(listener: () => void): void {
+    this.drainListeners.push(listener);
+  }
+
   begin(): void {
-    this.drainingSince ??= Date.now();
+    if (this.drainingSince !== null) return;
+    this.drainingSince = Date.now();
+    for (const listener of this.drainListeners.splice(0)) listener();
   }
 
   onApplicationShutdown(): void {

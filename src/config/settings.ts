@@ -81,6 +81,8 @@ export interface Settings {
   trustProxy: boolean | number | string;
   corsOrigins: string[];
   shutdownGraceMs: number;
+  /** Live progress streams (server-sent events), per instance. */
+  live: { maxStreams: number; heartbeatSeconds: number };
   alerts: AlertThresholds;
 }
 
@@ -130,6 +132,9 @@ export const ENV_VARIABLES: Record<string, string> = {
     'proxies to believe for X-Forwarded-For (true, a hop count, or addresses/subnets); unset = none',
   CORS_ORIGINS: 'comma-separated origins allowed by CORS; unset = no cross-origin access',
   SHUTDOWN_GRACE_MS: 'how long SIGTERM waits for in-flight requests (default 10000)',
+  SSE_MAX_STREAMS:
+    'most live progress streams open on one instance; beyond, 503 TOO_MANY_STREAMS (default 1000)',
+  SSE_HEARTBEAT_SECONDS: 'a keep-alive comment on every live progress stream this often (default 15)',
   ALERT_FORCE_SYNC_SUCCESS_RATE_MIN:
     'critical alert below this force sync success rate, percent (default 90)',
   ALERT_FORCE_SYNC_WINDOW_MINUTES: 'window of the force sync success rate (default 15)',
@@ -392,6 +397,10 @@ export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = f
     trustProxy: parseTrustProxy(r),
     corsOrigins: r.list('CORS_ORIGINS'),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10000, 0, 600000),
+    live: {
+      maxStreams: r.int('SSE_MAX_STREAMS', 1000, 1, 1000000),
+      heartbeatSeconds: r.int('SSE_HEARTBEAT_SECONDS', 15, 1, 3600),
+    },
     alerts: {
       forceSyncSuccessRateMin: r.int('ALERT_FORCE_SYNC_SUCCESS_RATE_MIN', 90, 0, 100),
       forceSyncWindowMinutes: r.int('ALERT_FORCE_SYNC_WINDOW_MINUTES', 15, 1, 1440),

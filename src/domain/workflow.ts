@@ -51,3 +51,9 @@ export type WorkflowSource = (typeof WORKFLOW_SOURCES)[number];
 /** How one call to OPAL ended: accepted (2xx), retryable (retried later) or rejected (given up). */
 export const TRIGGER_OUTCOMES = ['accepted', 'retryable', 'rejected'] as const;
 export type TriggerOutcome = (typeof TRIGGER_OUTCOMES)[number];
+
+/**
+ * The PostgreSQL channel on which the write path announces every stored change, delivered at commit to every
+ * instance; payload `<sync_id>:<version>`.
+ */
+export const WORKFLOW_CHANGED_CHANNEL = 'workflow_changed';

@@ -84,6 +84,29 @@ export class MetricsService {
     help: 'Rate limit checks that could not reach the shared (Redis) storage and fell back to per-instance limits',
     registers: [this.registry],
   });
+  readonly liveStreams = new Gauge({
+    name: 'live_streams_open',
+    help: 'Live progress streams (server-sent events) open on this instance, by kind (sync, list)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly liveFrames = new Counter({
+    name: 'live_frames_sent_total',
+    help: 'Live progress frames written, by event (snapshot, progress, end, workflow)',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly liveNotifyLag = new Histogram({
+    name: 'live_notify_lag_seconds',
+    help: "Time from this instance's commit of a workflow change until its cross-instance notification arrived",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly liveFeedGaps = new Counter({
+    name: 'live_feed_gaps_total',
+    help: 'Times the cross-instance change feed (LISTEN connection) was lost and restored',
+    registers: [this.registry],
+  });
 
   private sampler: (() => Promise<void>) | null = null;
   private sampling: Promise<void> | null = null;

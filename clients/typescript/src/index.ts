@@ -4,12 +4,14 @@
  *
  *   const api = createOpalForceSyncClient('https://force-sync.example.com', operatorKey);
  *   const { data, error } = await api.POST('/api/opal/sync', { body: { sync_scope: 'odp_only' } });
+ *   await subscribeToSync(data!.sync_id, (frame) => show(frame.data), { baseUrl, operatorKey });
  */
 import createClient from 'openapi-fetch';
 import type { Client } from 'openapi-fetch';
 import type { components, operations, paths } from './schema.js';
 
 export type { components, operations, paths };
+export { subscribeToSync, SyncStreamError, type SubscribeToSyncOptions, type SyncStreamFrame } from './live.js';
 export type OpalForceSyncClient = Client<paths>;
 export type Schemas = components['schemas'];
 

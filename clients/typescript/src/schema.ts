@@ -186,6 +186,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/opal/sync/{sync_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One workflow's progress as server-sent events: a `snapshot`, a `progress` frame for each stored change and
+         *     `end` with the final state, then the server closes. Read it with `fetch` and the `Authorization` header
+         *     (never a key in the URL); resume with `Last-Event-ID`. A `: keep-alive` comment comes every
+         *     SSE_HEARTBEAT_SECONDS.
+         */
+        get: operations["streamSync"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/opal/syncs/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every workflow's changes as server-sent events, for list views: an `event: workflow` frame with the
+         *     workflow object each time one is stored (in the given status, if any). A `: keep-alive` comment comes every
+         *     SSE_HEARTBEAT_SECONDS.
+         */
+        get: operations["streamSyncs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/diagnostics/last-webhook": {
         parameters: {
             query?: never;
@@ -1288,6 +1331,43 @@ export interface components {
             parameters: {
                 [key: string]: string;
             };
+        };
+        /**
+         * @description `snapshot` first (none when `Last-Event-ID` is the current version; again after any gap in the service's
+         *     change feed), `progress` for each stored change (intermediate ones may be coalesced), `end` with the final
+         *     state, after which the stream closes.
+         * @enum {string}
+         */
+        SyncStreamEvent: "snapshot" | "progress" | "end";
+        SyncStreamFrameDto: {
+            /**
+             * @description `snapshot` first (none when `Last-Event-ID` is the current version; again after any gap in the service's
+             *     change feed), `progress` for each stored change (intermediate ones may be coalesced), `end` with the final
+             *     state, after which the stream closes.
+             * @example progress
+             */
+            event: components["schemas"]["SyncStreamEvent"];
+            /**
+             * @description The `id:` line: the workflow's version. Send the last one back as `Last-Event-ID` to resume.
+             * @example 7
+             */
+            id: number;
+            /** @description The `data:` line: the workflow object of `GET /api/opal/sync/{sync_id}`. */
+            data: components["schemas"]["WorkflowResponseDto"];
+        };
+        /**
+         * @description Always `workflow`.
+         * @enum {string}
+         */
+        ListStreamEvent: "workflow";
+        ListStreamFrameDto: {
+            /**
+             * @description Always `workflow`.
+             * @example workflow
+             */
+            event: components["schemas"]["ListStreamEvent"];
+            /** @description The workflow object of `GET /api/opal/sync/{sync_id}`, as stored by the change. */
+            data: components["schemas"]["WorkflowResponseDto"];
         };
         /** @enum {string} */
         EventStatusFilter: "success" | "failed" | "pending" | "all";
@@ -2420,6 +2500,178 @@ export interface operations {
             /** @description OPAL_TRIGGER_REJECTED: OPAL refused for good (details: [{ sync_id, opal_status }]) */
             502: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    streamSync: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The version last received: no snapshot when it is the current version, else a snapshot of the current state */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The sync id (or OPAL workflow id, or correlation id) of the workflow */
+                sync_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description A stream of frames (`text/event-stream`), each `event:`, `id:` and one `data:` line and a blank line:
+             *
+             *     ```
+             *     event: snapshot
+             *     id: 3
+             *     data: {"sync_id":"0b0e7c1a-…","version":3,"status":"running",…}
+             *
+             *     : keep-alive
+             *
+             *     event: progress
+             *     id: 4
+             *     data: {…,"version":4,…}
+             *
+             *     event: end
+             *     id: 21
+             *     data: {…,"version":21,"status":"completed",…}
+             *     ```
+             *
+             *     The schema describes one frame, with `data` parsed.
+             */
+            200: {
+                headers: {
+                    /** @description `no-cache, no-transform`: never buffered or compressed */
+                    "Cache-Control"?: string;
+                    /** @description `no`: proxies pass each frame on at once */
+                    "X-Accel-Buffering"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["SyncStreamFrameDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description WORKFLOW_NOT_FOUND (before any frame) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description TOO_MANY_STREAMS: this instance holds SSE_MAX_STREAMS streams (retry after `Retry-After` seconds, or on another instance); SERVICE_UNAVAILABLE while it shuts down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    streamSyncs: {
+        parameters: {
+            query?: {
+                /** @description Only changes that leave a workflow in this status. */
+                status?: components["schemas"]["WorkflowStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description A stream of frames (`text/event-stream`), each `event: workflow` and one `data:` line and a blank line:
+             *
+             *     ```
+             *     event: workflow
+             *     data: {"sync_id":"0b0e7c1a-…","version":4,"status":"running",…}
+             *
+             *     : keep-alive
+             *     ```
+             *
+             *     The schema describes one frame, with `data` parsed.
+             */
+            200: {
+                headers: {
+                    /** @description `no-cache, no-transform`: never buffered or compressed */
+                    "Cache-Control"?: string;
+                    /** @description `no`: proxies pass each frame on at once */
+                    "X-Accel-Buffering"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["ListStreamFrameDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (unknown status) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid operator key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
+            /** @description RATE_LIMITED: too many requests from this client; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description TOO_MANY_STREAMS: this instance holds SSE_MAX_STREAMS streams (retry after `Retry-After` seconds, or on another instance); SERVICE_UNAVAILABLE while it shuts down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -17,9 +17,10 @@ export type WorkflowChangeListener = (change: WorkflowChanged) => void;
  * order; one that throws is logged and the others still run (a listener never breaks a writer). A listener
  * should hand off slow work rather than do it inline.
  *
- * Only this instance's changes are heard here. To hear every instance's (live progress streams), the write path
- * adds `pg_notify('workflow_changed', …)` to its transaction (`WorkflowsRepository.save`, delivered by
- * PostgreSQL at commit) and a LISTEN connection feeds `publish`.
+ * Only this instance's changes are heard here (each exactly once, so listeners may count them). Every instance's
+ * changes reach the live progress streams through PostgreSQL: the write path runs `pg_notify('workflow_changed',
+ * '<sync_id>:<version>')` in its transaction (`WorkflowsRepository`, delivered at commit) and the live module
+ * LISTENs.
  */
 @Injectable()
 export class WorkflowEvents {

@@ -9,6 +9,7 @@ import {
   type AgentStatus,
   type WorkflowSource,
   type WorkflowStatus,
+  WORKFLOW_CHANGED_CHANNEL,
 } from '../../domain/workflow';
 import type { TriggerOutcome } from '../../domain/workflow';
 import { oneOf } from '../../database/check';
@@ -279,6 +280,7 @@ export class WorkflowsRepository {
         ],
       );
     }
+    await this.notifyChanged(manager, rows);
     return rows.map((r) => ({
       id: r.id,
       version: r.version,
@@ -340,7 +342,24 @@ export class WorkflowsRepository {
         [...OPAL_AGENTS],
       ],
     );
+    await this.notifyChanged(manager, [{ id: input.id, version: rows[0].version }]);
     return { version: rows[0].version, outboundPayload: rows[0].outbound_payload };
+  }
+
+  /**
+   * Tells every instance (live progress streams) that these versions were stored: PostgreSQL delivers the
+   * notifications when the transaction commits, and drops them when it rolls back.
+   */
+  private async notifyChanged(
+    manager: EntityManager,
+    stored: readonly { id: string; version: number }[],
+  ): Promise<void> {
+    if (stored.length === 0) return;
+    await manager.query(
+      `SELECT pg_notify($1, n.id::text || ':' || n.version::text)
+         FROM unnest($2::uuid[], $3::int[]) AS n(id, version)`,
+      [WORKFLOW_CHANGED_CHANNEL, stored.map((s) => s.id), stored.map((s) => s.version)],
+    );
   }
 
   /** Ids of pending workflows whose next call is due (no lock: a hint for `lockDueTriggers`). */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, type EntityManager, type Repository } from 'typeorm';
+import { In, MoreThanOrEqual, type EntityManager, type Repository } from 'typeorm';
 import { AppError } from '../../common/app-error';
 import { AppConfig } from '../../config/app-config';
 import { isUuid } from '../../domain/ids';
@@ -172,6 +172,43 @@ export class WorkflowsService {
       this.attemptsOf(workflow.id),
     ]);
     return this.toWorkflowResponse(workflow, agents.get(workflow.id) ?? [], attempts);
+  }
+
+  /**
+   * The answers of `GET /api/opal/sync/{sync_id}` for several workflows by sync id, in three queries whatever
+   * their number; unknown ids are absent.
+   */
+  async responsesOf(syncIds: readonly string[]): Promise<Map<string, WorkflowResponseDto>> {
+    const out = new Map<string, WorkflowResponseDto>();
+    const ids = [...new Set(syncIds.filter(isUuid).map((id) => id.toLowerCase()))];
+    if (ids.length === 0) return out;
+    const [workflows, agents, attempts] = await Promise.all([
+      this.workflows.findBy({ id: In(ids) }),
+      this.agentsOf(ids),
+      this.attempts.find({ where: { workflowId: In(ids) }, order: { attempt: 'ASC' } }),
+    ]);
+    for (const workflow of workflows) {
+      out.set(
+        workflow.id,
+        this.toWorkflowResponse(
+          workflow,
+          agents.get(workflow.id) ?? [],
+          attempts.filter((a) => a.workflowId === workflow.id),
+        ),
+      );
+    }
+    return out;
+  }
+
+  /** Sync ids of the workflows stored since `since`, most recently changed first, at most `limit`. */
+  async changedSince(since: Date, limit: number): Promise<string[]> {
+    const rows = await this.workflows.find({
+      select: { id: true },
+      where: { updatedAt: MoreThanOrEqual(since) },
+      order: { updatedAt: 'DESC' },
+      take: limit,
+    });
+    return rows.map((r) => r.id);
   }
 
   /** Newest first, keyset-paginated on (created_at, id). */
