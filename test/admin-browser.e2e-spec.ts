@@ -722,6 +722,11 @@ const launchArgs = [
         // Nothing wider than the window (tables scroll inside their own box).
         for (const name of VIEWS) {
           await view(page, name);
+          // Each view shows what it read before it is measured and photographed.
+          if (name === 'diagnostics') await waitText(page, '#diag-summary', /matching/);
+          if (name === 'dead-letters') await page.waitForSelector('#dead-letters tr');
+          if (name === 'maintenance') await page.waitForSelector('#maintenance dd');
+          if (name === 'health') await page.waitForSelector('#health dd');
           const overflow = await page.evaluate<number>(
             'document.documentElement.scrollWidth - document.documentElement.clientWidth',
           );

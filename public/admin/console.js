@@ -1182,6 +1182,8 @@
     const pct = total === 0 ? 100 : Math.round((done / total) * 100);
     $('bulk-progress-line').hidden = false;
     $('bulk-progress-fill').style.width = `${pct}%`;
+    $('bulk-progress-fill').className =
+      status.status === 'completed' ? 'progress-fill done' : 'progress-fill';
     $('bulk-progress').setAttribute('aria-valuenow', String(pct));
     const failed = status.workflows_failed ? ` · ${status.workflows_failed} failed` : '';
     $('bulk-progress-text').textContent = `${done} / ${total} · ${label(status.status)}${failed}`;
