@@ -1303,6 +1303,8 @@
       state.diagLoaded = true;
       void loadDiagnostics();
     }
+    // The banner follows system_health.maintenance (every health read); the view reads the mode itself.
+    if (view === 'maintenance') void loadMaintenance();
     if (view === 'dead-letters' && !state.deadLoaded) {
       state.deadLoaded = true;
       void loadDeadLetters();
@@ -1342,7 +1344,6 @@
     const items = await loadWorkflows();
     if (!state.started) return;
     followList();
-    void loadMaintenance();
     const currentId = sessionStorage.getItem(CURRENT_STORAGE) || (items[0] && items[0].sync_id);
     if (currentId) await selectWorkflow(currentId);
     else {
