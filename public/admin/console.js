@@ -23,7 +23,7 @@
   const VIEWS = ['workflow', 'workflows', 'health', 'diagnostics', 'dead-letters', 'maintenance'];
   const WORKFLOWS_PAGE = 20;
   // Reads that follow live changes are grouped: at most one timeline and one health read per interval.
-  const TIMELINE_MIN_INTERVAL_MS = 2000;
+  const TIMELINE_MIN_INTERVAL_MS = 3000;
   const HEALTH_MIN_INTERVAL_MS = 10_000;
   const BULK_PROGRESS_INTERVAL_MS = 2000;
   const STREAM_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000];
@@ -510,6 +510,9 @@
 
   async function selectWorkflow(syncId) {
     sessionStorage.setItem(CURRENT_STORAGE, syncId);
+    // Already followed (the list stream announced it first): its stream keeps it current.
+    const following = state.currentStream && !state.currentStream.closed;
+    if (following && state.current && state.current.sync_id === syncId) return;
     $('replay-plan').hidden = true;
     $('workflow-answer').hidden = true;
     try {
