@@ -483,9 +483,11 @@
       const known = state.current.version;
       if (typeof known === 'number' && typeof workflow.version === 'number' && workflow.version < known)
         return;
+      const wasActive = isActive(state.current);
       renderCurrent({ ...workflow, agents: workflow.agents || state.current.agents });
+      // While it runs, the timeline is read at most every few seconds; once more when it finishes.
       if (isActive(workflow)) refreshTimeline();
-      else refreshTimeline(true);
+      else if (wasActive) refreshTimeline(true);
     }
     upsertWorkflowRow(workflow);
     refreshHealth();
