@@ -471,6 +471,10 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         signature_failure_rate: 16.67,
         // 3 accepted of 4 finished
         force_sync_success_rate: 75,
+        // No workflow finished (none has a completed_at).
+        workflow_success_rate: null,
+        agent_success_rate: null,
+        p95_workflow_duration_ms: null,
         database: 'up',
       });
       expect(res.body.alerts).toEqual([
@@ -488,6 +492,14 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
           value: 16.67,
           threshold: 10,
         },
+        {
+          severity: 'warning',
+          rule: 'event_processing_success_rate',
+          // 10 processed of 11 handled (the failed one); pending events are not judged yet.
+          message: expect.stringContaining('1 failed, 0 unmatched'),
+          value: 90.91,
+          threshold: 99,
+        },
       ]);
     });
 
@@ -504,6 +516,9 @@ describe('diagnostics: GET /api/diagnostics/last-webhook (e2e)', () => {
         processing_backlog: 0,
         signature_failure_rate: 0,
         force_sync_success_rate: 100,
+        workflow_success_rate: null,
+        agent_success_rate: null,
+        p95_workflow_duration_ms: null,
         database: 'up',
       });
       expect(res.body.alerts).toEqual([]);

@@ -230,7 +230,10 @@ describe('webhook event processing (e2e)', () => {
 
     // The force sync records OPAL's workflow id only after OPAL answered.
     const w = await insertWorkflow(t.dataSource, { opalWorkflowId: null });
-    await t.dataSource.query(`UPDATE workflows SET opal_workflow_id = $2 WHERE id = $1`, [w.id, opalId]);
+    await t.dataSource.query(`UPDATE workflows SET opal_workflow_id = $2, updated_at = now() WHERE id = $1`, [
+      w.id,
+      opalId,
+    ]);
     await waitFor(async () => allProcessed(await processingStates(t, opalId), 3), 'linked');
     const status = await workflowStatus(t.dataSource, w.id);
     expect(status.status).toBe('running');
@@ -429,6 +432,8 @@ describe('webhook ingest and processing across a SIGKILL of the service (e2e)', 
     return rows[0].n;
   };
   const waitingOnLock = (prefix: string) => backends(prefix, true);
+  /** How the receiver's batch INSERT begins (it also names the stored events of skipped keys). */
+  const BATCH_INSERT = 'WITH inserted AS (%INSERT INTO webhook_events';
 
   it('processes events committed before the crash when the service starts again', async () => {
     await resetDatabase(ds);
@@ -508,7 +513,7 @@ describe('webhook ingest and processing across a SIGKILL of the service (e2e)', 
       );
       const inFlight = during.map((body) => deliver(first.url, body).then((answer) => note(body, answer)));
       await waitFor(
-        async () => (await waitingOnLock('INSERT INTO webhook_events')) > 0,
+        async () => (await waitingOnLock(BATCH_INSERT)) > 0,
         'a batch INSERT waiting inside PostgreSQL',
       );
       expect(await first.stop('SIGKILL')).toBe(137); // 128 + SIGKILL: killed, it never exited by itself
@@ -517,7 +522,7 @@ describe('webhook ingest and processing across a SIGKILL of the service (e2e)', 
       // their answers go nowhere.
       await blocker.rollbackTransaction();
       await waitFor(
-        async () => (await backends('INSERT INTO webhook_events', false)) === 0,
+        async () => (await backends(BATCH_INSERT, false)) === 0,
         'the orphaned batch statements to finish',
       );
       const storedByOrphans: number = (

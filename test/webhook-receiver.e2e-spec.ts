@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
 import request from 'supertest';
+import { WebhookEventsRepository } from '../src/modules/webhooks/webhook-events.repository';
 import { buildSignatureHeader } from '../src/common/signature';
 import { resetDatabase, TEST_WEBHOOK_SECRET, type TestApp } from './support/app';
 import { createWebhookTestApp, postSigned, WEBHOOK_PATH } from './support/webhooks';
@@ -344,6 +346,10 @@ describe('webhook receiver (e2e)', () => {
       const statuses = responses.map((r) => r.status);
       expect(statuses.filter((s) => s === 202)).toHaveLength(30);
       expect(statuses.filter((s) => s === 409)).toHaveLength(1);
+      expect(responses[16].body).toMatchObject({
+        code: 'WEBHOOK_DUPLICATE_EVENT',
+        details: [{ event_id: responses[7].body.event_id }],
+      });
       expect(responses[15].status).toBe(400);
       expect(responses[15].body.code).toBe('VALIDATION_FAILED');
 
@@ -356,6 +362,19 @@ describe('webhook receiver (e2e)', () => {
       expect(new Set(rows.map((r) => r.source_event_id))).toEqual(
         new Set(bodies.map((b) => JSON.parse(b).event_id as string)),
       );
+    });
+
+    it('names the stored event of a duplicate from the insert itself, without a lookup of its own', async () => {
+      const body = eventBody({ workflow_id: `opal-wf-${randomUUID()}` });
+      const stored = await postSigned(t.url, body).expect(202);
+      const lookup = jest.spyOn(t.app.get(WebhookEventsRepository), 'idOfKey');
+      try {
+        const again = await postSigned(t.url, body).expect(409);
+        expect(again.body.details).toEqual([{ event_id: stored.body.event_id }]);
+        expect(lookup).not.toHaveBeenCalled();
+      } finally {
+        lookup.mockRestore();
+      }
     });
 
     it('treats identical bodies without event_id as duplicates, also with keys reordered', async () => {

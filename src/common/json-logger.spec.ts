@@ -73,4 +73,43 @@ describe('JsonLogger', () => {
       expect(lines[0]).not.toMatch(/\bat .+:\d+:\d+/);
     },
   );
+
+  describe('on stdout', () => {
+    let written: string[];
+    const realWrite = process.stdout.write;
+
+    beforeEach(() => {
+      written = [];
+      process.stdout.write = (chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      };
+    });
+    afterEach(() => {
+      process.stdout.write = realWrite;
+    });
+
+    it('writes the lines of one event-loop turn in one write, at the end of the turn', async () => {
+      const logger = new JsonLogger({ debug: false });
+      logger.log('first', 'A');
+      logger.warn('second', 'B');
+      logger.error('third', 'C');
+      expect(written).toEqual([]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(written).toHaveLength(1);
+      const lines = written[0].split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['first', 'second', 'third']);
+    });
+
+    it('writes at once when the lines waiting grow past 64 KiB', () => {
+      const logger = new JsonLogger({ debug: false });
+      const big = 'x'.repeat(40 * 1024);
+      logger.log(big);
+      expect(written).toEqual([]);
+      logger.log(big);
+      expect(written).toHaveLength(1);
+      expect(written[0].split('\n').filter(Boolean)).toHaveLength(2);
+    });
+  });
 });

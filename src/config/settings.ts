@@ -19,6 +19,11 @@ export interface AlertThresholds {
   forceSyncResponseMs: number;
   backlogMax: number;
   signatureFailureRatePercent: number;
+  /** Service levels (contract section 15), evaluated over the last hour. */
+  workflowSuccessRateMin: number;
+  agentSuccessRateMin: number;
+  workflowP95DurationSeconds: number;
+  eventProcessingSuccessRateMin: number;
 }
 
 export interface Settings {
@@ -145,6 +150,14 @@ export const ENV_VARIABLES: Record<string, string> = {
   ALERT_FORCE_SYNC_RESPONSE_MS: 'warning when a force sync answer took longer (default 5000)',
   ALERT_BACKLOG_MAX: 'warning above this many unprocessed events (default 100)',
   ALERT_SIGNATURE_FAILURE_RATE: 'warning above this signature failure rate, percent (default 10)',
+  ALERT_WORKFLOW_SUCCESS_RATE_MIN:
+    'critical alert below this workflow success rate over the last hour, percent (default 90)',
+  ALERT_AGENT_SUCCESS_RATE_MIN:
+    'warning below this agent success rate over the last hour, percent (default 95)',
+  ALERT_WORKFLOW_P95_DURATION_SECONDS:
+    'warning above this p95 workflow duration over the last hour, seconds (default 480)',
+  ALERT_EVENT_PROCESSING_SUCCESS_RATE_MIN:
+    'warning below this event processing success rate over the last hour, percent (default 99)',
 };
 
 const PLACEHOLDER_MARKERS = [
@@ -410,6 +423,10 @@ export function loadSettings(env: Env, cwd: string = process.cwd(), terminal = f
       forceSyncResponseMs: r.int('ALERT_FORCE_SYNC_RESPONSE_MS', 5000, 1, 600000),
       backlogMax: r.int('ALERT_BACKLOG_MAX', 100, 0, 100000000),
       signatureFailureRatePercent: r.int('ALERT_SIGNATURE_FAILURE_RATE', 10, 0, 100),
+      workflowSuccessRateMin: r.int('ALERT_WORKFLOW_SUCCESS_RATE_MIN', 90, 0, 100),
+      agentSuccessRateMin: r.int('ALERT_AGENT_SUCCESS_RATE_MIN', 95, 0, 100),
+      workflowP95DurationSeconds: r.int('ALERT_WORKFLOW_P95_DURATION_SECONDS', 480, 1, 86400),
+      eventProcessingSuccessRateMin: r.int('ALERT_EVENT_PROCESSING_SUCCESS_RATE_MIN', 99, 0, 100),
     },
   };
 

@@ -6,6 +6,7 @@ import { WorkflowVersion1796183824404 } from '../../migrations/1796183824404-Wor
 import { AuthFailureCounters1796184087963 } from '../../migrations/1796184087963-AuthFailureCounters';
 import { IdempotencyKeysPerCaller1796184528271 } from '../../migrations/1796184528271-IdempotencyKeysPerCaller';
 import { JobLeaseExpiry1796184958072 } from '../../migrations/1796184958072-JobLeaseExpiry';
+import { RelinkIndexes1796190000000 } from '../../migrations/1796190000000-RelinkIndexes';
 
 /** Every migration, in order. Listed explicitly so that builds and tests load the same classes. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   AuthFailureCounters1796184087963,
   IdempotencyKeysPerCaller1796184528271,
   JobLeaseExpiry1796184958072,
+  RelinkIndexes1796190000000,
 ];

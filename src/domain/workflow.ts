@@ -44,6 +44,15 @@ export function isWorkflowStatus(value: unknown): value is WorkflowStatus {
 export const AGENT_STATUSES = ['pending', 'running', 'completed', 'failed', 'timed_out'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
+/** An agent run in one of these has finished: it changes again only when OPAL retries a failed agent. */
+export const FINISHED_AGENT_STATUSES: readonly AgentStatus[] = AGENT_STATUSES.filter(
+  (status) => status !== 'pending' && status !== 'running',
+);
+
+export function isFinishedAgentStatus(status: AgentStatus): boolean {
+  return FINISHED_AGENT_STATUSES.includes(status);
+}
+
 /** Which route created the workflow. */
 export const WORKFLOW_SOURCES = ['force_sync', 'orchestration_trigger'] as const;
 export type WorkflowSource = (typeof WORKFLOW_SOURCES)[number];

@@ -36,12 +36,17 @@ export class JobRunner implements OnModuleDestroy {
 
   /**
    * Runs `work` when the job is due and this instance wins its lease, unless this instance is already running
-   * it. True when a run completed here.
+   * it. `work` learns when the last completed run (on any instance) started, so that it can take up only what
+   * changed since. True when a run completed here.
    */
-  runLeased(job: LeasedJob, work: () => Promise<Record<string, unknown>>): Promise<boolean> {
+  runLeased(
+    job: LeasedJob,
+    work: (run: { previousRunAt: Date | null }) => Promise<Record<string, unknown>>,
+  ): Promise<boolean> {
     return this.track(job.name, false, async () => {
-      const startedAt = await this.leases.acquire(job.name, this.holder, job.leaseMs, job.everyMs);
-      if (startedAt === null) return false;
+      const lease = await this.leases.acquire(job.name, this.holder, job.leaseMs, job.everyMs);
+      if (lease === null) return false;
+      const { startedAt, previousRunAt } = lease;
       const renewal = setInterval(
         () => {
           this.leases.renew(job.name, this.holder, job.leaseMs).then(
@@ -54,7 +59,7 @@ export class JobRunner implements OnModuleDestroy {
         Math.max(1, Math.floor(job.leaseMs / 3)),
       );
       try {
-        const result = await work();
+        const result = await work({ previousRunAt });
         await this.leases.release(job.name, this.holder, { startedAt, result });
         return true;
       } catch (error) {

@@ -20,6 +20,13 @@ export const JOBS = {
   retention: { name: 'event_retention', everyMs: 24 * HOUR, leaseMs: MINUTE },
 } satisfies Record<string, LeasedJob>;
 
+/**
+ * The relink job looks at the workflows written since its last completed run started, less this much: a write
+ * stamps `updated_at` with its transaction's start, so a transaction that began before that run and committed
+ * after it is still seen (workflow transactions last milliseconds; this covers long lock waits too).
+ */
+export const RELINK_OVERLAP_MS = MINUTE;
+
 /** How often the dispatcher looks for due calls to OPAL (each instance; the rows carry their own claims). */
 export const TRIGGER_POLL_MS = 250;
 
@@ -51,8 +58,10 @@ export class PeriodicJobs {
   /** Events that matched no workflow go back to processing once their workflow is known. */
   @Interval(JOBS.relinkUnmatched.name, SECOND)
   relinkUnmatched(): Promise<boolean> {
-    return this.runner.runLeased(JOBS.relinkUnmatched, async () => ({
-      relinked: await this.events.relinkUnmatched(),
+    return this.runner.runLeased(JOBS.relinkUnmatched, async ({ previousRunAt }) => ({
+      relinked: await this.events.relinkUnmatched(
+        previousRunAt === null ? null : new Date(previousRunAt.getTime() - RELINK_OVERLAP_MS),
+      ),
     }));
   }
 

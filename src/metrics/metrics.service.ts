@@ -1,5 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { OPAL_AGENTS } from '../domain/opal';
+import { FINISHED_AGENT_STATUSES, TERMINAL_WORKFLOW_STATUSES } from '../domain/workflow';
+
+/** Buckets of workflow_duration_seconds (deploy/prometheus/alerts.test.yml uses the same). */
+export const WORKFLOW_DURATION_BUCKETS = [5, 15, 30, 60, 120, 180, 240, 300, 480, 600, 900];
+
+/** The results of webhook_events_processed_total. */
+export const WEBHOOK_PROCESSING_RESULTS = ['processed', 'failed', 'unmatched'] as const;
+export type WebhookProcessingResult = (typeof WEBHOOK_PROCESSING_RESULTS)[number];
 
 /** The service's Prometheus series. One registry per app instance (tests boot several apps in one process). */
 @Injectable()
@@ -108,6 +117,41 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  // Service levels (contract section 15): outcomes counted by the instance whose write path stored them, after
+  // commit. Prometheus sums the instances, so each transition is counted exactly once across the deployment.
+  readonly workflowsFinished = new Counter({
+    name: 'workflows_finished_total',
+    help: 'Workflows that reached a terminal status, by that status (counted once, when they first finish)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly workflowDuration = new Histogram({
+    name: 'workflow_duration_seconds',
+    help: 'Time from the creation of a workflow to its terminal status',
+    // 480 s (the 8-minute service level) is a boundary, so the p95 alert compares exactly; the last finite
+    // bucket reaches the 15-minute default workflow timeout.
+    buckets: WORKFLOW_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly workflowFirstCallback = new Histogram({
+    name: 'workflow_first_callback_seconds',
+    help: "Time from the creation of a workflow to the receipt of OPAL's first callback for it",
+    buckets: [1, 2, 5, 10, 15, 20, 30, 45, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly agentRunsFinished = new Counter({
+    name: 'agent_runs_finished_total',
+    help: 'Agent runs that reached a terminal status (completed, failed, timed_out), by agent and status',
+    labelNames: ['agent', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookEventsProcessed = new Counter({
+    name: 'webhook_events_processed_total',
+    help: 'Stored webhook events handled by the processing loop, by result (processed, failed, unmatched)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   private sampler: (() => Promise<void>) | null = null;
   private sampling: Promise<void> | null = null;
 
@@ -119,6 +163,13 @@ export class MetricsService {
     for (const outcome of ['accepted', 'retry_scheduled', 'rejected', 'configuration_error'] as const) {
       this.forceSyncOutcomes.inc({ endpoint: 'force_sync', outcome }, 0);
     }
+    // The service-level series exist at zero from the start, so rates and the dashboard see them before the
+    // first outcome (a status added to the vocabulary gets its series here too).
+    for (const status of TERMINAL_WORKFLOW_STATUSES) this.workflowsFinished.inc({ status }, 0);
+    for (const agent of OPAL_AGENTS) {
+      for (const status of FINISHED_AGENT_STATUSES) this.agentRunsFinished.inc({ agent, status }, 0);
+    }
+    for (const result of WEBHOOK_PROCESSING_RESULTS) this.webhookEventsProcessed.inc({ result }, 0);
   }
 
   /** Installs the scrape-time database sample (backlog, active workflows, database_up). */

@@ -1534,6 +1534,24 @@ export interface components {
              * @example 100
              */
             force_sync_success_rate: number | null;
+            /**
+             * @description Percent of the workflows that finished in the last 24 hours that completed (failed, partially completed,
+             *     timed out and trigger_failed count against it); null when none finished.
+             * @example 96.5
+             */
+            workflow_success_rate: number | null;
+            /**
+             * @description Percent of the agent runs that finished in the last 24 hours that completed (failed and timed out count
+             *     against it); null when none finished.
+             * @example 98.9
+             */
+            agent_success_rate: number | null;
+            /**
+             * @description 95th percentile in ms of creation → terminal status, over the workflows that finished in the last 24 hours;
+             *     null when none finished.
+             * @example 312000
+             */
+            p95_workflow_duration_ms: number | null;
         };
         /**
          * @description How urgent the alert is.
@@ -1544,7 +1562,7 @@ export interface components {
          * @description The alert rule (see the runbook).
          * @enum {string}
          */
-        AlertRule: "force_sync_success_rate" | "no_webhook_events" | "database_unreachable" | "auth_failures" | "force_sync_response_time" | "processing_backlog" | "signature_failure_rate";
+        AlertRule: "force_sync_success_rate" | "no_webhook_events" | "database_unreachable" | "auth_failures" | "force_sync_response_time" | "processing_backlog" | "signature_failure_rate" | "workflow_success_rate" | "agent_success_rate" | "workflow_duration_p95" | "event_processing_success_rate";
         AlertDto: {
             /** @description How urgent the alert is. */
             severity: components["schemas"]["AlertSeverity"];

@@ -1,5 +1,6 @@
 import type { AlertThresholds } from '../../config/settings';
 import { signatureFailureRate } from '../webhooks/webhook-events.service';
+import type { ServiceLevelFigures, ServiceLevelWindow } from '../workflows/workflows.service';
 import type { AlertDto, SystemHealthDto } from './dto/last-webhook-response.dto';
 
 /** Raw figures read from the database in one round trip (null everywhere when it is unreachable). */
@@ -8,6 +9,10 @@ export interface HealthFigures {
   now: Date;
   eventsLastHour: number;
   failedLastHour: number;
+  /** The last hour's events by processing outcome (pending ones are not judged yet). */
+  processedLastHour: number;
+  processingFailedLastHour: number;
+  unmatchedLastHour: number;
   avgProcessingMs: number | null;
   p95ProcessingMs: number | null;
   lastWebhookAt: Date | null;
@@ -21,6 +26,8 @@ export interface HealthFigures {
   /** Workflows waiting for OPAL's callbacks: triggered or running, and younger than the workflow timeout. */
   activeWorkflows: number;
   authFailures: number;
+  /** Workflows and agent runs finished in the last hour (alerts) and 24 hours (system_health). */
+  serviceLevels: ServiceLevelFigures;
 }
 
 function percent(part: number, whole: number): number {
@@ -105,7 +112,75 @@ export function evaluateAlerts(f: HealthFigures | null, t: AlertThresholds): Ale
       threshold: t.signatureFailureRatePercent,
     });
   }
+  alerts.push(...serviceLevelAlerts(f, t));
   return alerts;
+}
+
+/**
+ * The service levels of contract section 15 over the last hour, as deploy/prometheus/alerts.yml has them
+ * (WorkflowSuccessRateLow, AgentSuccessRateLow, WorkflowDurationSlow, EventProcessingSuccessLow). Nothing
+ * finished in the hour: nothing to judge, no alert.
+ */
+function serviceLevelAlerts(f: HealthFigures, t: AlertThresholds): AlertDto[] {
+  const alerts: AlertDto[] = [];
+  const hour = f.serviceLevels.hour;
+  const workflowRate = workflowSuccessRate(hour);
+  if (workflowRate !== null && workflowRate < t.workflowSuccessRateMin) {
+    alerts.push({
+      severity: 'critical',
+      rule: 'workflow_success_rate',
+      message: `Workflow success rate ${workflowRate}% over the last hour (${hour.workflowsCompleted} of ${hour.workflowsFinished} completed) is below ${t.workflowSuccessRateMin}%`,
+      value: workflowRate,
+      threshold: t.workflowSuccessRateMin,
+    });
+  }
+  const agentRate = agentSuccessRate(hour);
+  if (agentRate !== null && agentRate < t.agentSuccessRateMin) {
+    alerts.push({
+      severity: 'warning',
+      rule: 'agent_success_rate',
+      message: `Agent success rate ${agentRate}% over the last hour (${hour.agentsCompleted} of ${hour.agentsFinished} agent runs completed) is below ${t.agentSuccessRateMin}%`,
+      value: agentRate,
+      threshold: t.agentSuccessRateMin,
+    });
+  }
+  const p95Seconds = hour.p95DurationMs === null ? null : Math.round(hour.p95DurationMs / 100) / 10;
+  if (p95Seconds !== null && p95Seconds > t.workflowP95DurationSeconds) {
+    alerts.push({
+      severity: 'warning',
+      rule: 'workflow_duration_p95',
+      message: `Workflows took ${p95Seconds} s (p95, creation to end) over the last hour, more than ${t.workflowP95DurationSeconds} s`,
+      value: p95Seconds,
+      threshold: t.workflowP95DurationSeconds,
+    });
+  }
+  const processingRate = eventProcessingSuccessRate(f);
+  if (processingRate !== null && processingRate < t.eventProcessingSuccessRateMin) {
+    alerts.push({
+      severity: 'warning',
+      rule: 'event_processing_success_rate',
+      message: `${processingRate}% of the last hour's handled events were processed (${f.processingFailedLastHour} failed, ${f.unmatchedLastHour} unmatched), below ${t.eventProcessingSuccessRateMin}%`,
+      value: processingRate,
+      threshold: t.eventProcessingSuccessRateMin,
+    });
+  }
+  return alerts;
+}
+
+/** Completed out of finished workflows, percent; null when none finished. */
+function workflowSuccessRate(w: ServiceLevelWindow): number | null {
+  return w.workflowsFinished === 0 ? null : percent(w.workflowsCompleted, w.workflowsFinished);
+}
+
+/** Completed out of finished agent runs, percent; null when none finished. */
+function agentSuccessRate(w: ServiceLevelWindow): number | null {
+  return w.agentsFinished === 0 ? null : percent(w.agentsCompleted, w.agentsFinished);
+}
+
+/** Processed out of the last hour's handled events (processed, failed, unmatched), percent; null when none. */
+function eventProcessingSuccessRate(f: HealthFigures): number | null {
+  const handled = f.processedLastHour + f.processingFailedLastHour + f.unmatchedLastHour;
+  return handled === 0 ? null : percent(f.processedLastHour, handled);
 }
 
 function forceSyncSuccessRate(f: HealthFigures): number {
@@ -137,6 +212,9 @@ export function toSystemHealth(f: HealthFigures | null, alerts: AlertDto[]): Sys
       processing_backlog: null,
       signature_failure_rate: null,
       force_sync_success_rate: null,
+      workflow_success_rate: null,
+      agent_success_rate: null,
+      p95_workflow_duration_ms: null,
       database: 'down',
     };
   }
@@ -149,6 +227,10 @@ export function toSystemHealth(f: HealthFigures | null, alerts: AlertDto[]): Sys
     processing_backlog: f.backlog,
     signature_failure_rate: signatureFailureRate(f),
     force_sync_success_rate: forceSyncSuccessRate(f),
+    workflow_success_rate: workflowSuccessRate(f.serviceLevels.day),
+    agent_success_rate: agentSuccessRate(f.serviceLevels.day),
+    p95_workflow_duration_ms:
+      f.serviceLevels.day.p95DurationMs === null ? null : Math.round(f.serviceLevels.day.p95DurationMs),
     database: 'up',
   };
 }

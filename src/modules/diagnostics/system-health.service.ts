@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { AuthFailuresService } from '../../audit/auth-failures.service';
 import { AppConfig } from '../../config/app-config';
 import { WebhookEventsService } from '../webhooks/webhook-events.service';
-import { WorkflowsService } from '../workflows/workflows.service';
+import { WorkflowsService, type ServiceLevelWindow } from '../workflows/workflows.service';
 import { evaluateAlerts, toSystemHealth, type HealthFigures } from './alerts';
 import type { AlertDto, SystemHealthDto } from './dto/last-webhook-response.dto';
 
@@ -43,17 +43,21 @@ export class SystemHealthService {
   async figures(): Promise<HealthFigures> {
     try {
       const { alerts } = this.config;
-      const [deliveries, forceSyncs, activeWorkflows, authFailures] = await Promise.all([
+      const [deliveries, forceSyncs, activeWorkflows, authFailures, serviceLevels] = await Promise.all([
         this.events.deliveryFigures(),
         this.workflows.forceSyncFigures(alerts.forceSyncWindowMinutes),
         this.workflows.activeWorkflows(),
         this.authFailures.countSince(alerts.authFailuresWindowMinutes),
+        this.workflows.serviceLevelFigures(),
       ]);
       return {
         database: 'up',
         now: deliveries.now,
         eventsLastHour: deliveries.eventsLastHour,
         failedLastHour: deliveries.failedLastHour,
+        processedLastHour: deliveries.processedLastHour,
+        processingFailedLastHour: deliveries.processingFailedLastHour,
+        unmatchedLastHour: deliveries.unmatchedLastHour,
         avgProcessingMs: deliveries.avgProcessingMs,
         p95ProcessingMs: deliveries.p95ProcessingMs,
         lastWebhookAt: deliveries.lastWebhookAt,
@@ -65,6 +69,7 @@ export class SystemHealthService {
         forceSyncMaxResponseMs: forceSyncs.maxResponseMs,
         activeWorkflows,
         authFailures,
+        serviceLevels,
       };
     } catch (error) {
       if (await this.databaseReachable()) throw error;
@@ -74,11 +79,22 @@ export class SystemHealthService {
   }
 }
 
+const NO_SERVICE_LEVELS: ServiceLevelWindow = {
+  workflowsFinished: 0,
+  workflowsCompleted: 0,
+  agentsFinished: 0,
+  agentsCompleted: 0,
+  p95DurationMs: null,
+};
+
 const DOWN_FIGURES: HealthFigures = {
   database: 'down',
   now: new Date(0),
   eventsLastHour: 0,
   failedLastHour: 0,
+  processedLastHour: 0,
+  processingFailedLastHour: 0,
+  unmatchedLastHour: 0,
   avgProcessingMs: null,
   p95ProcessingMs: null,
   lastWebhookAt: null,
@@ -90,4 +106,8 @@ const DOWN_FIGURES: HealthFigures = {
   forceSyncMaxResponseMs: null,
   activeWorkflows: 0,
   authFailures: 0,
+  serviceLevels: {
+    hour: NO_SERVICE_LEVELS,
+    day: NO_SERVICE_LEVELS,
+  },
 };

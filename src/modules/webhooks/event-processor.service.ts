@@ -7,7 +7,11 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MetricsService } from '../../metrics/metrics.service';
+import {
+  MetricsService,
+  WEBHOOK_PROCESSING_RESULTS,
+  type WebhookProcessingResult,
+} from '../../metrics/metrics.service';
 import {
   WorkflowStateService,
   type StoredCallback,
@@ -102,6 +106,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
 
   private async claimAndApply(mode: 'together' | 'one_by_one'): Promise<number> {
     const lags: number[] = [];
+    const results: Record<WebhookProcessingResult, number> = { processed: 0, failed: 0, unmatched: 0 };
     const claimed = await this.workflowState.transaction(async (tx) => {
       const events = await this.events.claimPending(tx.manager, BATCH_SIZE);
       if (events.length === 0) return 0;
@@ -127,19 +132,29 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
         const together = await this.applyTogether(tx, groups);
         unmatched.push(...together.gone);
         lags.push(...together.lags);
+        results.failed += together.failed;
       } else {
         // A fixed lock order keeps two instances' batches from deadlocking on the same pair of workflows.
         for (const syncId of [...groups.keys()].sort()) {
           const group = groups.get(syncId) ?? [];
           const outcome = await this.applyToWorkflow(tx, syncId, group);
           if (outcome === 'gone') unmatched.push(...group.map((e) => e.id));
-          else lags.push(...outcome);
+          else {
+            lags.push(...outcome.lags);
+            results.failed += outcome.failed;
+          }
         }
       }
       await this.events.markUnmatched(tx.manager, unmatched);
+      results.unmatched = unmatched.length;
       return events.length;
     });
+    // Counted once committed: a batch that rolls back is claimed again and counted then.
+    results.processed = lags.length;
     for (const ms of lags) this.metrics.processingLag.observe(ms / 1000);
+    for (const result of WEBHOOK_PROCESSING_RESULTS) {
+      if (results[result] > 0) this.metrics.webhookEventsProcessed.inc({ result }, results[result]);
+    }
     return claimed;
   }
 
@@ -204,7 +219,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
   private async applyTogether(
     tx: WorkflowTransaction,
     groups: ReadonlyMap<string, PendingEventRow[]>,
-  ): Promise<{ lags: number[]; gone: string[] }> {
+  ): Promise<{ lags: number[]; gone: string[]; failed: number }> {
     const syncIds = [...groups.keys()].sort();
     const loaded = await tx.load(syncIds, { lock: true });
     const applied: { id: string; syncId: string }[] = [];
@@ -230,7 +245,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     for (const failure of failures) {
       await this.events.markFailed(tx.manager, [failure.id], failure.syncId, failure.error);
     }
-    return { lags, gone };
+    return { lags, gone, failed: failures.length };
   }
 
   /**
@@ -242,7 +257,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
     tx: WorkflowTransaction,
     syncId: string,
     events: PendingEventRow[],
-  ): Promise<number[] | 'gone'> {
+  ): Promise<{ lags: number[]; failed: number } | 'gone'> {
     const outcome = await tx.isolate(async () => {
       if (!(await tx.load([syncId], { lock: true })).has(syncId)) return 'gone' as const;
       const applied: { id: string; syncId: string }[] = [];
@@ -259,7 +274,7 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
       const lags = await this.events.markProcessed(tx.manager, applied);
       for (const failure of failures)
         await this.events.markFailed(tx.manager, [failure.id], syncId, failure.error);
-      return lags;
+      return { lags, failed: failures.length };
     });
     if (outcome.ok) return outcome.value;
     this.logger.error({ msg: 'Could not apply events to a workflow', sync_id: syncId, error: outcome.error });
@@ -269,17 +284,18 @@ export class EventProcessorService implements OnApplicationBootstrap, OnModuleDe
       syncId,
       errorText(outcome.error),
     );
-    return [];
+    return { lags: [], failed: events.length };
   }
 }
 
-function callbackOf(event: PendingEventRow): StoredCallback {
+function callbackOf(event: PendingEventRow): StoredCallback & { receivedAt: Date } {
   return {
     eventType: event.event_type,
     agentId: event.agent_id,
     status: event.status,
     occurredAt: new Date(event.occurred_at),
     errorMessage: event.error_message,
+    receivedAt: new Date(event.received_at),
   };
 }
 

@@ -24,6 +24,9 @@ import {
 @Index('uq_webhook_events_idempotency_key', ['idempotencyKey'], { unique: true })
 @Index('idx_webhook_events_processing', ['sequence'], { where: `"processing_status" = 'pending'` })
 @Index('idx_webhook_events_unmatched', ['workflowRef'], { where: `"processing_status" = 'unmatched'` })
+@Index('idx_webhook_events_unmatched_correlation', ['correlationId'], {
+  where: `"processing_status" = 'unmatched'`,
+})
 @Index('idx_webhook_events_sync', ['syncId', 'sequence'])
 @Index('idx_webhook_events_workflow_ref', ['workflowRef', 'sequence'])
 @Index('idx_webhook_events_type', ['eventType', 'sequence'])

@@ -20,6 +20,7 @@ export interface PendingEventRow {
   correlation_id: string | null;
   error_message: string | null;
   occurred_at: number;
+  received_at: number;
 }
 
 /** A workflow's stored event, as replay reads it. */
@@ -49,6 +50,10 @@ export interface DeliveryFigures {
   failedLastHour: number;
   /** Of those: failed to apply. */
   processingFailedLastHour: number;
+  /** Of those: applied to their workflow. */
+  processedLastHour: number;
+  /** Of those: no workflow matched them. */
+  unmatchedLastHour: number;
   avgProcessingMs: number | null;
   p95ProcessingMs: number | null;
   lastWebhookAt: Date | null;
@@ -80,6 +85,8 @@ WITH recent AS (
   SELECT count(*)::int AS events_last_hour,
          count(*) FILTER (WHERE status = 'failed' OR processing_status = 'failed')::int AS failed_last_hour,
          count(*) FILTER (WHERE processing_status = 'failed')::int AS processing_failed_last_hour,
+         count(*) FILTER (WHERE processing_status = 'processed')::int AS processed_last_hour,
+         count(*) FILTER (WHERE processing_status = 'unmatched')::int AS unmatched_last_hour,
          avg(processing_time_ms)::float8 AS avg_ms,
          percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_time_ms)::float8 AS p95_ms
     FROM webhook_events
@@ -107,46 +114,70 @@ export class WebhookEventsRepository {
 
   /**
    * One INSERT … SELECT FROM unnest(…) for the rows, in their order (so `sequence` follows it); duplicates of a
-   * stored idempotency key are skipped. Returns the sequence of each inserted row by id. The payloads travel as
-   * one JSON array (their JSON texts joined) rather than a jsonb[] parameter, whose elements the driver would
-   * have to escape character by character.
+   * stored idempotency key are skipped. Returns the sequence of each inserted row by id and, in the same
+   * statement, the id of the stored event of each skipped key (one index lookup per skipped key only), so a
+   * duplicate's answer costs no query of its own. A key whose event another transaction committed while this
+   * statement ran is skipped without an id here (the statement's snapshot predates it): the caller looks it up.
+   * The payloads travel as one JSON array (their JSON texts joined) rather than a jsonb[] parameter, whose
+   * elements the driver would have to escape character by character.
    */
-  async insert(items: readonly NewEventRow[]): Promise<Map<string, string>> {
+  async insert(
+    items: readonly NewEventRow[],
+  ): Promise<{ sequences: Map<string, string>; storedIdsOfSkippedKeys: Map<string, string> }> {
     const column = <V>(pick: (event: ParsedWebhookEvent) => V): V[] => items.map((item) => pick(item.event));
-    const rows: { id: string; sequence: string }[] = await this.dataSource.query(
-      `INSERT INTO webhook_events (id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
-                                   workflow_name, sync_id, agent_id, execution_status, status, correlation_id,
-                                   error_message, occurred_at, received_at, processing_status, payload)
-       SELECT v.id, v.idempotency_key, v.source_event_id, v.event_type, v.raw_event_type, v.workflow_ref,
-              v.workflow_name, NULL, v.agent_id, v.execution_status, v.status, v.correlation_id, v.error_message,
-              COALESCE(v.occurred_at, now()), now(), 'pending', p.payload
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
-              WITH ORDINALITY AS v(id, idempotency_key, source_event_id, event_type, raw_event_type, workflow_ref,
-                                   workflow_name, agent_id, execution_status, status, correlation_id,
-                                   error_message, occurred_at, ord)
-         JOIN jsonb_array_elements($14::jsonb) WITH ORDINALITY AS p(payload, ord) ON p.ord = v.ord
-        ORDER BY v.ord
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id, sequence`,
-      [
-        items.map((item) => item.id),
-        column((e) => e.idempotencyKey),
-        column((e) => e.sourceEventId),
-        column((e) => e.eventType),
-        column((e) => e.rawEventType),
-        column((e) => e.workflowRef),
-        column((e) => e.workflowName),
-        column((e) => e.agentId),
-        column((e) => e.executionStatus),
-        column((e) => e.status),
-        column((e) => e.correlationId),
-        column((e) => e.errorMessage),
-        column((e) => e.occurredAt),
-        `[${items.map((item) => item.payloadJson).join(',')}]`,
-      ],
-    );
-    return new Map(rows.map((row) => [row.id, row.sequence]));
+    const rows: { id: string; sequence: string | null; skipped_key: string | null }[] =
+      await this.dataSource.query(
+        `WITH inserted AS (
+           INSERT INTO webhook_events (id, idempotency_key, source_event_id, event_type, raw_event_type,
+                                       workflow_ref, workflow_name, sync_id, agent_id, execution_status, status,
+                                       correlation_id, error_message, occurred_at, received_at, processing_status,
+                                       payload)
+           SELECT v.id, v.idempotency_key, v.source_event_id, v.event_type, v.raw_event_type, v.workflow_ref,
+                  v.workflow_name, NULL, v.agent_id, v.execution_status, v.status, v.correlation_id,
+                  v.error_message, COALESCE(v.occurred_at, now()), now(), 'pending', p.payload
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
+                  WITH ORDINALITY AS v(id, idempotency_key, source_event_id, event_type, raw_event_type,
+                                       workflow_ref, workflow_name, agent_id, execution_status, status,
+                                       correlation_id, error_message, occurred_at, ord)
+             JOIN jsonb_array_elements($14::jsonb) WITH ORDINALITY AS p(payload, ord) ON p.ord = v.ord
+            ORDER BY v.ord
+           ON CONFLICT (idempotency_key) DO NOTHING
+           RETURNING id, sequence, idempotency_key
+         ), skipped AS (
+           SELECT k.key FROM unnest($2::text[]) AS k(key)
+           EXCEPT
+           SELECT idempotency_key FROM inserted
+         )
+         SELECT id, sequence::text AS sequence, NULL AS skipped_key FROM inserted
+         UNION ALL
+         SELECT stored.id, NULL, skipped.key
+           FROM skipped,
+                LATERAL (SELECT e.id FROM webhook_events e WHERE e.idempotency_key = skipped.key LIMIT 1) stored`,
+        [
+          items.map((item) => item.id),
+          column((e) => e.idempotencyKey),
+          column((e) => e.sourceEventId),
+          column((e) => e.eventType),
+          column((e) => e.rawEventType),
+          column((e) => e.workflowRef),
+          column((e) => e.workflowName),
+          column((e) => e.agentId),
+          column((e) => e.executionStatus),
+          column((e) => e.status),
+          column((e) => e.correlationId),
+          column((e) => e.errorMessage),
+          column((e) => e.occurredAt),
+          `[${items.map((item) => item.payloadJson).join(',')}]`,
+        ],
+      );
+    const sequences = new Map<string, string>();
+    const storedIdsOfSkippedKeys = new Map<string, string>();
+    for (const row of rows) {
+      if (row.skipped_key !== null) storedIdsOfSkippedKeys.set(row.skipped_key, row.id);
+      else if (row.sequence !== null) sequences.set(row.id, row.sequence);
+    }
+    return { sequences, storedIdsOfSkippedKeys };
   }
 
   /** The id of the event stored under an idempotency key. */
@@ -162,7 +193,8 @@ export class WebhookEventsRepository {
   claimPending(manager: EntityManager, limit: number): Promise<PendingEventRow[]> {
     return manager.query(
       `SELECT id, sequence, event_type, agent_id, status, workflow_ref, correlation_id, error_message,
-              (extract(epoch FROM occurred_at) * 1000)::float8 AS occurred_at
+              (extract(epoch FROM occurred_at) * 1000)::float8 AS occurred_at,
+              (extract(epoch FROM received_at) * 1000)::float8 AS received_at
          FROM webhook_events
         WHERE processing_status = 'pending'
         ORDER BY sequence
@@ -215,7 +247,24 @@ export class WebhookEventsRepository {
     );
   }
 
-  /** The distinct references of unmatched events (their `workflow_id` and correlation id). */
+  /**
+   * The distinct references of the unmatched events naming one of `refs` by their `workflow_id` or correlation
+   * id: two partial indexes of the unmatched events, one lookup per reference, whatever the table holds.
+   */
+  async unmatchedRefsNaming(
+    refs: readonly string[],
+  ): Promise<{ workflowRef: string; correlationId: string | null }[]> {
+    if (refs.length === 0) return [];
+    const rows: { workflow_ref: string; correlation_id: string | null }[] = await this.dataSource.query(
+      `SELECT DISTINCT workflow_ref, correlation_id FROM webhook_events
+        WHERE processing_status = 'unmatched'
+          AND (workflow_ref = ANY($1::text[]) OR correlation_id = ANY($1::text[]))`,
+      [refs],
+    );
+    return rows.map((r) => ({ workflowRef: r.workflow_ref, correlationId: r.correlation_id }));
+  }
+
+  /** The distinct references of every unmatched event (their `workflow_id` and correlation id). */
   async unmatchedRefs(): Promise<{ workflowRef: string; correlationId: string | null }[]> {
     const rows: { workflow_ref: string; correlation_id: string | null }[] = await this.dataSource.query(
       `SELECT DISTINCT workflow_ref, correlation_id FROM webhook_events WHERE processing_status = 'unmatched'`,
@@ -284,6 +333,8 @@ export class WebhookEventsRepository {
       events_last_hour: number;
       failed_last_hour: number;
       processing_failed_last_hour: number;
+      processed_last_hour: number;
+      unmatched_last_hour: number;
       avg_ms: number | null;
       p95_ms: number | null;
       last_webhook_at: Date | null;
@@ -297,6 +348,8 @@ export class WebhookEventsRepository {
       eventsLastHour: row.events_last_hour,
       failedLastHour: row.failed_last_hour,
       processingFailedLastHour: row.processing_failed_last_hour,
+      processedLastHour: row.processed_last_hour,
+      unmatchedLastHour: row.unmatched_last_hour,
       avgProcessingMs: row.avg_ms,
       p95ProcessingMs: row.p95_ms,
       lastWebhookAt: row.last_webhook_at,

@@ -146,16 +146,35 @@ export class WebhookEventsService {
 
   /**
    * Puts unmatched events whose workflow is now known back in the queue, with the same matching rules as
-   * processing (so a re-queued event is matched on its next pass).
+   * processing (so a re-queued event is matched on its next pass). With `since`, only the workflows created or
+   * written since then are considered (a workflow's references only become known when it is written), and the
+   * unmatched events naming them are found by index: the cost follows the workflows written, not the unmatched
+   * events kept (which anyone holding the secret can make many of, for workflows that never exist). Without it,
+   * every unmatched event is considered (the job's first run on a database).
    */
-  async relinkUnmatched(): Promise<number> {
-    const refs = await this.repo.unmatchedRefs();
+  async relinkUnmatched(since: Date | null): Promise<number> {
+    const refs =
+      since === null ? await this.repo.unmatchedRefs() : await this.unmatchedRefsWrittenSince(since);
     if (refs.length === 0) return 0;
     const matches = await this.workflows.matchCallbacks(refs);
     const known = refs.filter((_, i) => matches[i] !== null);
     const requeued = await this.repo.requeueUnmatched(known);
     if (requeued > 0) this.logger.log({ msg: 'Unmatched events linked to their workflow', count: requeued });
     return requeued;
+  }
+
+  private async unmatchedRefsWrittenSince(
+    since: Date,
+  ): Promise<{ workflowRef: string; correlationId: string | null }[]> {
+    const written = await this.workflows.refsWrittenSince(since);
+    // A sync id may be sent in upper case (it is matched without regard to case).
+    const texts = written.flatMap((w) => [
+      w.id,
+      w.id.toUpperCase(),
+      w.correlationId,
+      ...(w.opalWorkflowId === null ? [] : [w.opalWorkflowId]),
+    ]);
+    return this.repo.unmatchedRefsNaming(texts);
   }
 
   /**

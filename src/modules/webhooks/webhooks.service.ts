@@ -21,17 +21,15 @@ const UNHEALTHY_PROCESSING_FAILURE_PERCENT = 50;
 const INSERT_BATCH_MAX_EVENTS = 64;
 const INSERT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
 
-/** null: a duplicate of a stored event. */
-interface StoredEvent {
-  sequence: string;
-}
+/** What became of one delivery: stored now, or a duplicate of a stored event (its id, when known). */
+type StoredEvent = { stored: true; sequence: string } | { stored: false; storedId: string | null };
 
 /** Stores signed callbacks (idempotently, before answering) and reports on the receiver. */
 @Injectable()
 export class WebhooksService {
   private readonly logger = new Logger('WebhookReceiver');
 
-  private readonly inserts: GroupCommitter<NewEventRow, StoredEvent | null>;
+  private readonly inserts: GroupCommitter<NewEventRow, StoredEvent>;
 
   constructor(
     private readonly repo: WebhookEventsRepository,
@@ -61,9 +59,10 @@ export class WebhooksService {
   async ingest(event: ParsedWebhookEvent): Promise<WebhookAcceptedDto> {
     const id = randomUUID();
     const stored = await this.inserts.submit({ id, event, payloadJson: JSON.stringify(event.payload) });
-    if (stored === null) {
+    if (!stored.stored) {
       this.metrics.webhookEvents.inc({ result: 'duplicate' });
-      const storedId = await this.repo.idOfKey(event.idempotencyKey);
+      // Known from the insert, unless another transaction stored the event while the insert ran.
+      const storedId = stored.storedId ?? (await this.repo.idOfKey(event.idempotencyKey));
       this.logger.log({
         msg: 'Duplicate webhook event',
         event_type: event.eventType,
@@ -93,10 +92,10 @@ export class WebhooksService {
 
   /**
    * Writes a batch in one statement (rows in arrival order, so `sequence` follows it). Within a batch the first
-   * event with a key is inserted and the later ones are duplicates. If the statement fails, each event is
+   * event with a key is inserted and the later ones are duplicates of it. If the statement fails, each event is
    * written on its own, so one unstorable event (e.g. text PostgreSQL refuses) fails alone.
    */
-  private async insertBatch(items: readonly NewEventRow[]): Promise<ItemOutcome<StoredEvent | null>[]> {
+  private async insertBatch(items: readonly NewEventRow[]): Promise<ItemOutcome<StoredEvent>[]> {
     const firstWithKey = new Map<string, number>();
     const unique: NewEventRow[] = [];
     items.forEach((item, index) => {
@@ -105,17 +104,24 @@ export class WebhooksService {
         unique.push(item);
       }
     });
-    let sequences: Map<string, string>;
+    let written: Awaited<ReturnType<WebhookEventsRepository['insert']>>;
     try {
-      sequences = await this.repo.insert(unique);
+      written = await this.repo.insert(unique);
     } catch (error) {
       if (items.length === 1) return [{ ok: false, error }];
       return Promise.all(items.map(async (item) => (await this.insertBatch([item]))[0]));
     }
     return items.map((item, index) => {
-      const sequence = sequences.get(item.id);
-      const first = firstWithKey.get(item.event.idempotencyKey) === index;
-      return { ok: true, value: first && sequence !== undefined ? { sequence } : null };
+      const key = item.event.idempotencyKey;
+      const firstIndex = firstWithKey.get(key) ?? index;
+      const sequence = written.sequences.get(item.id);
+      if (firstIndex === index && sequence !== undefined)
+        return { ok: true, value: { stored: true, sequence } };
+      const first = items[firstIndex];
+      const storedId = written.sequences.has(first.id)
+        ? first.id
+        : (written.storedIdsOfSkippedKeys.get(key) ?? null);
+      return { ok: true, value: { stored: false, storedId } };
     });
   }
 

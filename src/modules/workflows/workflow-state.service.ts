@@ -1,8 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppError } from '../../common/app-error';
+import { MetricsService } from '../../metrics/metrics.service';
 import type { TriggerOutcome, WorkflowStatus } from '../../domain/workflow';
 import { WorkflowEvents, type WorkflowChanged } from './workflow-events.service';
+import type { WorkflowOutcome } from './workflow-outcomes';
 import { WorkflowTransaction } from './workflow-transaction';
 import { WorkflowsRepository, type NewWorkflowRow } from './workflows.repository';
 
@@ -74,6 +76,7 @@ export class WorkflowStateService {
     private readonly dataSource: DataSource,
     private readonly repo: WorkflowsRepository,
     private readonly events: WorkflowEvents,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -82,14 +85,37 @@ export class WorkflowStateService {
    */
   async transaction<T>(work: (tx: WorkflowTransaction) => Promise<T>): Promise<T> {
     const stored = new Map<string, WorkflowChanged>();
+    const outcomes: WorkflowOutcome[] = [];
     const result = await this.dataSource.transaction(async (manager) => {
-      const tx = new WorkflowTransaction(manager, this.repo, stored);
+      const tx = new WorkflowTransaction(manager, this.repo, stored, outcomes);
       const value = await work(tx);
       await tx.flush();
       return value;
     });
+    this.recordOutcomes(outcomes);
     this.events.publish(stored.values());
     return result;
+  }
+
+  /**
+   * The service levels' series (contract section 15), from the committed changes of this instance: each
+   * instance counts the transitions it stored, and Prometheus sums the instances.
+   */
+  private recordOutcomes(outcomes: readonly WorkflowOutcome[]): void {
+    for (const outcome of outcomes) {
+      if (outcome.finished) {
+        this.metrics.workflowsFinished.inc({ status: outcome.finished.status });
+        if (outcome.finished.durationSeconds !== null) {
+          this.metrics.workflowDuration.observe(outcome.finished.durationSeconds);
+        }
+      }
+      if (outcome.firstCallbackSeconds !== null) {
+        this.metrics.workflowFirstCallback.observe(outcome.firstCallbackSeconds);
+      }
+      for (const { agent, status } of outcome.agentsFinished) {
+        this.metrics.agentRunsFinished.inc({ agent, status });
+      }
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { WorkflowChanged } from './workflow-events.service';
+import { isAwaitingFirstCallback, outcomeOf, type WorkflowOutcome } from './workflow-outcomes';
 import {
   applyEvent,
   callbackEventOf,
@@ -19,6 +20,8 @@ export interface ReceivedCallback extends StoredCallback {
 
 interface PendingWrite extends WorkflowWrite {
   base: LoadedWorkflow;
+  /** OPAL's first callback for the workflow is part of this change: when it was received ('now' = unknown). */
+  firstCallbackAt?: Date | 'now';
 }
 
 /**
@@ -38,6 +41,8 @@ export class WorkflowTransaction {
     private readonly repo: WorkflowsRepository,
     /** What this transaction stored, per workflow: published once it commits. */
     private readonly stored: Map<string, WorkflowChanged>,
+    /** The service-level outcomes of what it stored (workflow-outcomes.ts): recorded once it commits. */
+    private readonly outcomes: WorkflowOutcome[] = [],
   ) {}
 
   /** Loads workflows into the transaction; with `lock`, locks their rows in id order until it ends. */
@@ -63,9 +68,18 @@ export class WorkflowTransaction {
     return result;
   }
 
-  /** Applies one of OPAL's stored callbacks. */
-  applyCallback(syncId: string, callback: StoredCallback): { state: WorkflowState; changed: boolean } {
-    return this.apply(syncId, callbackEventOf(callback));
+  /** Applies one of OPAL's stored callbacks (with its receipt time, when known, for the first-callback time). */
+  applyCallback(
+    syncId: string,
+    callback: StoredCallback & { receivedAt?: Date },
+  ): { state: WorkflowState; changed: boolean } {
+    const waiting = isAwaitingFirstCallback(this.stateOf(syncId).status);
+    const result = this.apply(syncId, callbackEventOf(callback));
+    if (waiting && result.changed && !isAwaitingFirstCallback(result.state.status)) {
+      const write = this.pending.get(syncId);
+      if (write) write.firstCallbackAt = callback.receivedAt ?? 'now';
+    }
+    return result;
   }
 
   /**
@@ -126,6 +140,9 @@ export class WorkflowTransaction {
       const base = write.base;
       const saved = versions.find((v) => v.id === write.syncId);
       if (!saved) continue;
+      const firstCallbackAt = write.firstCallbackAt === 'now' ? await this.now() : write.firstCallbackAt;
+      const outcome = outcomeOf(write.previous, write.next, base.createdAt, firstCallbackAt ?? null);
+      if (outcome) this.outcomes.push(outcome);
       const ref = { ...base.ref, opalWorkflowId: saved.opalWorkflowId };
       this.loaded.set(write.syncId, { ...base, ref, version: saved.version, state: write.next });
       this.stored.set(write.syncId, { syncId: saved.id, version: saved.version, status: saved.status });
@@ -145,6 +162,7 @@ export class WorkflowTransaction {
     await this.flush();
     const loaded = new Map(this.loaded);
     const stored = new Map(this.stored);
+    const outcomes = this.outcomes.length;
     await this.manager.query('SAVEPOINT workflow_write');
     try {
       const value = await work();
@@ -158,6 +176,7 @@ export class WorkflowTransaction {
       for (const [id, w] of loaded) this.loaded.set(id, w);
       this.stored.clear();
       for (const [id, c] of stored) this.stored.set(id, c);
+      this.outcomes.length = outcomes;
       return { ok: false, error };
     }
   }

@@ -15,6 +15,7 @@ import {
 @Check('chk_workflows_name', `"workflow_name" = '${STRATEGY_WORKFLOW}'`)
 @Check('chk_workflows_scope', oneOf('sync_scope', SYNC_SCOPES, { nullable: true }))
 @Index('idx_workflows_created', ['createdAt'])
+@Index('idx_workflows_updated', ['updatedAt'])
 @Index('idx_workflows_status_created', ['status', 'createdAt'])
 @Index('idx_workflows_active_key', ['syncScope', 'clientName', 'createdAt'], {
   where: oneOf('status', ACTIVE_WORKFLOW_STATUSES),

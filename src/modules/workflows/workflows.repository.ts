@@ -5,6 +5,8 @@ import { isUuid } from '../../domain/ids';
 import {
   ACTIVE_WORKFLOW_STATUSES,
   AWAITING_CALLBACK_STATUSES,
+  FINISHED_AGENT_STATUSES,
+  TERMINAL_WORKFLOW_STATUSES,
   isWorkflowStatus,
   type AgentStatus,
   type WorkflowSource,
@@ -86,6 +88,30 @@ export interface ForceSyncFigures {
   maxResponseMs: number | null;
 }
 
+/** Workflows and agent runs finished in a window (by completed_at), and the p95 of creation → terminal. */
+export interface ServiceLevelWindow {
+  /** Finished workflows that count for the success rate (an operator's cancel counts neither way). */
+  workflowsFinished: number;
+  workflowsCompleted: number;
+  /** Finished agent runs (completed, failed, timed out). */
+  agentsFinished: number;
+  agentsCompleted: number;
+  /** Over every finished workflow; null when none finished. */
+  p95DurationMs: number | null;
+}
+
+/** The service levels (contract section 15): the last hour (alerts) and the last 24 hours (system_health). */
+export interface ServiceLevelFigures {
+  hour: ServiceLevelWindow;
+  day: ServiceLevelWindow;
+}
+
+const DAY_MINUTES = 24 * 60;
+/** Terminal statuses that count for the success rate: all but an operator's cancel. */
+const SUCCESS_RATE_STATUSES = TERMINAL_WORKFLOW_STATUSES.filter(
+  (status) => status !== ('cancelled' as string),
+);
+
 /** Times as epoch milliseconds (see `epochMs`). */
 interface WorkflowDbRow {
   id: string;
@@ -148,6 +174,19 @@ export class WorkflowsRepository {
   /** The caller's transaction, or the pool. */
   private db(manager?: EntityManager): Pick<EntityManager, 'query'> {
     return manager ?? this.dataSource;
+  }
+
+  /** Workflows created or written at or after `since` (by `idx_workflows_updated`). */
+  async refsWrittenSince(since: Date): Promise<WorkflowRef[]> {
+    const rows: RefRow[] = await this.dataSource.query(
+      `SELECT id, opal_workflow_id, correlation_id FROM workflows WHERE updated_at >= $1`,
+      [since],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      opalWorkflowId: r.opal_workflow_id,
+      correlationId: r.correlation_id,
+    }));
   }
 
   /**
@@ -469,6 +508,77 @@ export class WorkflowsRepository {
       );
     const row = rows[0];
     return { accepted: row.accepted, finished: row.finished, maxResponseMs: row.max_response_ms };
+  }
+
+  /**
+   * Workflows and agent runs that finished in the last hour and the last 24 hours (by completed_at, like the
+   * counters of /metrics). A workflow finishes within the workflow timeout of its creation (the sweep sees to it),
+   * so only workflows created within the window plus twice the timeout are read, through the created_at index.
+   */
+  async serviceLevelFigures(timeoutMinutes: number): Promise<ServiceLevelFigures> {
+    const params = [
+      DAY_MINUTES + 2 * timeoutMinutes,
+      TERMINAL_WORKFLOW_STATUSES,
+      SUCCESS_RATE_STATUSES,
+      FINISHED_AGENT_STATUSES,
+    ];
+    const [[w], [a]] = await Promise.all([
+      this.dataSource.query<
+        {
+          finished_hour: number;
+          completed_hour: number;
+          finished_day: number;
+          completed_day: number;
+          p95_hour_ms: number | null;
+          p95_day_ms: number | null;
+        }[]
+      >(
+        `SELECT count(*) FILTER (WHERE hour AND status = ANY($3::text[]))::int AS finished_hour,
+                count(*) FILTER (WHERE hour AND status = 'completed')::int AS completed_hour,
+                count(*) FILTER (WHERE status = ANY($3::text[]))::int AS finished_day,
+                count(*) FILTER (WHERE status = 'completed')::int AS completed_day,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE hour)::float8 AS p95_hour_ms,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)::float8 AS p95_day_ms
+           FROM (SELECT status, completed_at > now() - interval '1 hour' AS hour,
+                        GREATEST(0, extract(epoch FROM completed_at - created_at) * 1000) AS duration_ms
+                   FROM workflows
+                  WHERE created_at > now() - $1::int * interval '1 minute'
+                    AND status = ANY($2::text[])
+                    AND completed_at > now() - interval '24 hours') finished`,
+        params.slice(0, 3),
+      ),
+      this.dataSource.query<
+        { finished_hour: number; completed_hour: number; finished_day: number; completed_day: number }[]
+      >(
+        `SELECT count(*) FILTER (WHERE a.completed_at > now() - interval '1 hour')::int AS finished_hour,
+                count(*) FILTER (WHERE a.completed_at > now() - interval '1 hour'
+                                   AND a.status = 'completed')::int AS completed_hour,
+                count(*)::int AS finished_day,
+                count(*) FILTER (WHERE a.status = 'completed')::int AS completed_day
+           FROM workflows w
+           JOIN agent_runs a ON a.workflow_id = w.id
+          WHERE w.created_at > now() - $1::int * interval '1 minute'
+            AND a.status = ANY($2::text[])
+            AND a.completed_at > now() - interval '24 hours'`,
+        [params[0], params[3]],
+      ),
+    ]);
+    return {
+      hour: {
+        workflowsFinished: w.finished_hour,
+        workflowsCompleted: w.completed_hour,
+        agentsFinished: a.finished_hour,
+        agentsCompleted: a.completed_hour,
+        p95DurationMs: w.p95_hour_ms,
+      },
+      day: {
+        workflowsFinished: w.finished_day,
+        workflowsCompleted: w.completed_day,
+        agentsFinished: a.finished_day,
+        agentsCompleted: a.completed_day,
+        p95DurationMs: w.p95_day_ms,
+      },
+    };
   }
 }
 

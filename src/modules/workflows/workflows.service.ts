@@ -16,9 +16,19 @@ import type {
 import { TriggerAttemptEntity } from './trigger-attempt.entity';
 import { WorkflowEntity } from './workflow.entity';
 import { progressOf } from './workflow-state';
-import { WorkflowsRepository, type ForceSyncFigures, type WorkflowRef } from './workflows.repository';
+import {
+  WorkflowsRepository,
+  type ForceSyncFigures,
+  type ServiceLevelFigures,
+  type WorkflowRef,
+} from './workflows.repository';
 
-export type { ForceSyncFigures, WorkflowRef } from './workflows.repository';
+export type {
+  ForceSyncFigures,
+  ServiceLevelFigures,
+  ServiceLevelWindow,
+  WorkflowRef,
+} from './workflows.repository';
 import type { AgentStatus, WorkflowStatus } from '../../domain/workflow';
 
 export interface WorkflowListQuery {
@@ -128,6 +138,14 @@ export class WorkflowsService {
     return (await this.resolveRefs([ref])).get(ref) ?? null;
   }
 
+  /**
+   * Workflows created or written at or after `since`: the only ones whose references (`id`, OPAL's workflow id,
+   * correlation id) can have become known since then. Every write of a workflow sets `updated_at`.
+   */
+  refsWrittenSince(since: Date): Promise<WorkflowRef[]> {
+    return this.repo.refsWrittenSince(since);
+  }
+
   /** The workflow of each callback (null when none is known yet), in one query for the whole list. */
   async matchCallbacks(
     callbacks: readonly CallbackRefs[],
@@ -143,6 +161,11 @@ export class WorkflowsService {
   /** Workflows waiting for OPAL's callbacks (accepted, unfinished, younger than the workflow timeout). */
   activeWorkflows(): Promise<number> {
     return this.repo.countAwaitingCallbacks(this.config.workflowTimeoutMinutes);
+  }
+
+  /** The service levels of the last hour and the last 24 hours (contract section 15), from the database. */
+  serviceLevelFigures(): Promise<ServiceLevelFigures> {
+    return this.repo.serviceLevelFigures(this.config.workflowTimeoutMinutes);
   }
 
   /** Force syncs and triggers of the last `windowMinutes`: accepted, finished, longest answer. */

@@ -146,6 +146,24 @@ export class SystemHealthDto {
    * @example 100
    */
   force_sync_success_rate: number | null;
+  /**
+   * Percent of the workflows that finished in the last 24 hours that completed (failed, partially completed,
+   * timed out and trigger_failed count against it); null when none finished.
+   * @example 96.5
+   */
+  workflow_success_rate: number | null;
+  /**
+   * Percent of the agent runs that finished in the last 24 hours that completed (failed and timed out count
+   * against it); null when none finished.
+   * @example 98.9
+   */
+  agent_success_rate: number | null;
+  /**
+   * 95th percentile in ms of creation → terminal status, over the workflows that finished in the last 24 hours;
+   * null when none finished.
+   * @example 312000
+   */
+  p95_workflow_duration_ms: number | null;
   /** Whether the database answered. */
   @ApiProperty({ enum: ['up', 'down'], enumName: 'DatabaseState' })
   database: 'up' | 'down';
@@ -165,6 +183,10 @@ export class AlertDto {
       'force_sync_response_time',
       'processing_backlog',
       'signature_failure_rate',
+      'workflow_success_rate',
+      'agent_success_rate',
+      'workflow_duration_p95',
+      'event_processing_success_rate',
     ],
     enumName: 'AlertRule',
   })
