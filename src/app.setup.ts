@@ -3,6 +3,7 @@ import { Logger, RequestMethod, type INestApplication, type NestApplicationOptio
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import createExpressApp, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
+import { ADMIN_ASSET_NAMES } from './admin/admin-assets.service';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppError } from './common/app-error';
 import { clientErrorHandler } from './common/client-error';
@@ -54,7 +55,8 @@ export function applyGlobalPrefix(app: INestApplication): void {
       { path: 'metrics', method: RequestMethod.GET },
       { path: 'favicon.ico', method: RequestMethod.GET },
       { path: 'admin', method: RequestMethod.GET },
-      { path: 'admin/{*asset}', method: RequestMethod.GET },
+      // The console's files only: `/api/admin/session` (what the console asks first) stays under the prefix.
+      ...ADMIN_ASSET_NAMES.map((name) => ({ path: `admin/${name}`, method: RequestMethod.GET })),
     ],
   });
 }

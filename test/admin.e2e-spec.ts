@@ -25,6 +25,18 @@ describe('operator console files (e2e)', () => {
     expect(res.text).toContain('Force Sync');
   });
 
+  it('tells the console that operator routes need a key, and nothing more', async () => {
+    const res = await request(t.url).get('/api/admin/session').expect(200);
+    expect(res.body).toEqual({ operator_routes: 'key_required', environment: 'test' });
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('writes every API value as text: no innerHTML, outerHTML, insertAdjacentHTML or document.write', async () => {
+    const js = await request(t.url).get('/admin/console.js').expect(200);
+    expect(js.text).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+    expect(js.text).toContain('textContent');
+  });
+
   it('serves its script and style with their types', async () => {
     const js = await request(t.url).get('/admin/console.js').expect(200);
     expect(js.headers['content-type']).toMatch(/^text\/javascript/);
@@ -42,5 +54,6 @@ describe('operator console files (e2e)', () => {
   it('stays out of the OpenAPI document', async () => {
     const doc = await request(t.url).get('/docs-json').expect(200);
     expect(Object.keys(doc.body.paths).filter((path) => path.startsWith('/admin'))).toEqual([]);
+    expect(Object.keys(doc.body.paths)).toContain('/api/admin/session');
   });
 });

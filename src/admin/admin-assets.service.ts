@@ -15,6 +15,11 @@ export const ADMIN_ASSETS: Readonly<Record<string, string>> = {
   'console.css': 'text/css; charset=utf-8',
 };
 
+/** The names served at `/admin/<name>`, outside the `/api` prefix. */
+export const ADMIN_ASSET_NAMES: readonly string[] = Object.keys(ADMIN_ASSETS).filter(
+  (n) => n !== 'index.html',
+);
+
 /**
  * The operator console's static files, read once at start from `public/admin` under the working directory
  * (the service runs from its root, as `npm start` and the Docker image do). A missing file is logged and

@@ -414,6 +414,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether operator routes need a key (for the operator console) */
+        get: operations["getAdminSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2591,6 +2608,21 @@ export interface components {
              */
             reason?: string;
         };
+        AdminSessionDto: {
+            /**
+             * @description `open` outside production when no `OPERATOR_API_KEYS` are configured (every operator route answers
+             *     without a key); `key_required` otherwise (`Authorization: Bearer <operator key>`).
+             * @example key_required
+             * @enum {string}
+             */
+            operator_routes: "open" | "key_required";
+            /**
+             * @description The service's `NODE_ENV`.
+             * @example development
+             * @enum {string}
+             */
+            environment: "development" | "test" | "production";
+        };
     };
     responses: {
         /** @description REQUEST_TIMEOUT: the request line and headers did not arrive within 10 s, or the whole request within 30 s */
@@ -4294,6 +4326,28 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+        };
+    };
+    getAdminSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Operator route mode */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSessionDto"];
+                };
+            };
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedContentEncoding"];
         };
     };
 }
