@@ -4,13 +4,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import request from 'supertest';
 import { OPAL_AGENTS } from '../src/domain/opal';
 import { createTestApp, resetDatabase, TEST_OPERATOR_KEY, type TestApp } from './support/app';
-import { seedEventStream, seedWorkflow } from './support/seed';
+import { seedEvent, seedEventStream, seedRejected, seedWorkflow } from './support/seed';
 import { waitFor } from './support/wait';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = join(process.cwd(), 'test-output');
-/** The views whose routes this service serves: dead letters (contract §13) and maintenance (§14) call routes it lacks. */
-const SERVED_VIEWS = ['workflow', 'workflows', 'health', 'diagnostics'] as const;
+const VIEWS = ['workflow', 'workflows', 'health', 'diagnostics', 'dead-letters', 'maintenance'] as const;
 const available = existsSync(CHROMIUM);
 if (!available) {
   process.stdout.write(
@@ -109,7 +108,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(OUTPUT, `${name}.png`), fullPage: true });
 }
 
-async function view(page: Page, name: (typeof SERVED_VIEWS)[number]): Promise<void> {
+async function view(page: Page, name: (typeof VIEWS)[number]): Promise<void> {
   await page.click(`.tabs a[data-view="${name}"]`);
   await page.waitForSelector(`#view-${name}:not([hidden])`);
 }
@@ -383,6 +382,187 @@ const launchArgs = [
     });
   });
 
+  describe('lifecycle, recovery and maintenance, default rate limits', () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      // Slow agents: a workflow stays active long enough to be cancelled from the page.
+      t = await createTestApp({
+        ...DEFAULT_LIMITS,
+        OPERATOR_API_KEYS: undefined,
+        OPAL_SIMULATOR_AGENT_DELAY_MS: '3000',
+      });
+      await resetDatabase(t.dataSource);
+    });
+
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('cancels an active workflow with a reason, then reruns it', async () => {
+      const w = await openConsole(t);
+      const { page } = w;
+      await page.waitForSelector('#force-sync', { state: 'visible' });
+      const first = await startForceSync(page, { scope: 'all_platforms' });
+      await page.waitForSelector('#current-status[data-status="running"]', { timeout: 30_000 });
+      expect(await page.isEnabled('#rerun-workflow')).toBe(false);
+      await page.fill('#cancel-reason', 'wrong scope');
+      await page.click('#cancel-workflow');
+      await confirmDialog(page, 'Reason: wrong scope');
+      await page.waitForSelector('#current-status[data-status="cancelled"]');
+      expect(await page.textContent('#current-facts')).toContain('wrong scope');
+      expect(await page.isEnabled('#cancel-workflow')).toBe(false);
+
+      await page.click('#rerun-workflow');
+      await confirmDialog(page, first);
+      const text = await waitText(page, '#workflow-answer', /New workflow [0-9a-f-]{36}/);
+      const second = /New workflow ([0-9a-f-]{36})/.exec(text)![1];
+      expect(second).not.toBe(first);
+      await page.waitForSelector(`#current-id:text("${second}")`);
+      await waitText(page, '#current-facts', new RegExp(`Rerun of${first}`));
+      // The rerun is active: it can be cancelled in turn.
+      await page.waitForSelector('#cancel-workflow:not([disabled])');
+      await page.click('#cancel-workflow');
+      await confirmDialog(page, second);
+      await page.waitForSelector('#current-status[data-status="cancelled"]');
+      await screenshot(page, 'console-workflow-cancelled');
+      expect(w.rateLimited).toEqual([]);
+      expect(w.problems).toEqual([]);
+      await page.close();
+    });
+
+    it('lists dead letters, requeues them after a dry run, and shows rejected deliveries', async () => {
+      const unmatched = await seedEvent(t.dataSource, {
+        eventType: 'agent_completed',
+        workflowRef: 'opal-wf-nobody-knows',
+        agentId: 'geo_audit',
+        executionStatus: 'success',
+        processingStatus: 'unmatched',
+      });
+      await seedRejected(t.dataSource, 'signature_invalid', 3);
+
+      const w = await openConsole(t);
+      const { page } = w;
+      await view(page, 'dead-letters');
+      await page.waitForSelector(`#dead-letters tr[data-event-id="${unmatched.id}"]`);
+      expect(await page.textContent('#dead-letters')).toContain('opal-wf-nobody-knows');
+
+      await page.click('#requeue-preview');
+      await waitText(page, '#dead-answer', /Dry run: 1 unmatched event\(s\)/);
+      const [row] = await t.dataSource.query<{ processing_status: string }[]>(
+        `SELECT processing_status FROM webhook_events WHERE id = $1`,
+        [unmatched.id],
+      );
+      expect(row.processing_status).toBe('unmatched');
+      await page.click('#requeue-apply');
+      await confirmDialog(page, '1 unmatched event(s)');
+      await waitText(page, '#dead-answer', /Requeued 1 of 1/);
+
+      await page.selectOption('#dead-kind', 'rejected');
+      await page.click('#dead-form button[type=submit]');
+      await waitText(page, '#dead-letters', /signature_invalid/);
+      expect(await page.isEnabled('#requeue-preview')).toBe(false);
+      await screenshot(page, 'console-dead-letters');
+      expect(w.rateLimited).toEqual([]);
+      expect(w.problems).toEqual([]);
+      await page.close();
+    });
+
+    it('looks up one event and exports the diagnostics selection', async () => {
+      const wf = await seedWorkflow(t.dataSource, { status: 'partially_completed', createdMinutesAgo: 5 });
+      await seedEventStream(t.dataSource, wf, { failAgents: ['cmp_organizer'], receivedMinutesAgo: 5 });
+
+      const w = await openConsole(t);
+      const { page } = w;
+      await view(page, 'diagnostics');
+      await page.fill('#diag-workflow', wf.id);
+      await page.click('#diag-search');
+      await waitCount(page, '#diag-events tr[data-event-id]', 20);
+      await page.click('#diag-events tr[data-event-id] button');
+      await page.waitForSelector('#event-detail:not([hidden])');
+      expect(await page.textContent('#event-detail-payload')).toContain(wf.opalWorkflowId ?? wf.id);
+
+      await page.selectOption('#export-format', 'csv');
+      const download = page.waitForEvent('download');
+      await page.click('#diag-export');
+      await confirmDialog(page, `workflow=${wf.id}`);
+      await waitText(page, '#diag-answer', /Exported 20 event\(s\)/);
+      expect((await download).suggestedFilename()).toBe('events.csv');
+      expect(w.rateLimited).toEqual([]);
+      expect(w.problems).toEqual([]);
+      await page.close();
+    });
+
+    it('previews a bulk replay, then runs it and shows its progress to the end', async () => {
+      // Failed workflows whose stored events say every agent completed: a replay turns them completed.
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const wf = await seedWorkflow(t.dataSource, { status: 'failed', createdMinutesAgo: 20 + i });
+        await seedEventStream(t.dataSource, wf, { receivedMinutesAgo: 20 + i });
+        ids.push(wf.id);
+      }
+      const w = await openConsole(t);
+      const { page } = w;
+      await view(page, 'dead-letters');
+      await page.click('#bulk-preview');
+      await waitText(page, '#bulk-answer', /Dry run: \d+ workflow\(s\) matched/);
+      for (const id of ids) await page.waitForSelector(`#bulk-changes tr:has-text("${id}")`);
+      expect(await page.textContent('#bulk-changes')).toContain('completed');
+      const [{ count: stillFailed }] = await t.dataSource.query<{ count: string }[]>(
+        `SELECT count(*) FROM workflows WHERE id = ANY($1) AND status = 'failed'`,
+        [ids],
+      );
+      expect(Number(stillFailed)).toBe(3);
+
+      await page.click('#bulk-apply');
+      await confirmDialog(page, 'rebuilt from their stored events');
+      await page.waitForSelector('#bulk-progress-line[data-status="completed"]', { timeout: 60_000 });
+      expect(await page.textContent('#bulk-progress-text')).toMatch(/(\d+) \/ \1 · completed/);
+      const [{ count: nowFailed }] = await t.dataSource.query<{ count: string }[]>(
+        `SELECT count(*) FROM workflows WHERE id = ANY($1) AND status = 'failed'`,
+        [ids],
+      );
+      expect(Number(nowFailed)).toBe(0);
+      await screenshot(page, 'console-bulk-replay');
+      expect(w.rateLimited).toEqual([]);
+      expect(w.problems).toEqual([]);
+      await page.close();
+    });
+
+    it('pauses write operations with a reason (banner, force sync refused), then resumes', async () => {
+      const w = await openConsole(t);
+      const { page } = w;
+      await view(page, 'maintenance');
+      await page.waitForSelector('#maintenance[data-mode="normal"]');
+      await page.fill('#maintenance-reason', 'database restore');
+      await page.click('#maintenance-toggle');
+      await confirmDialog(page, 'Reason: database restore');
+      await page.waitForSelector('#maintenance[data-mode="paused"]');
+      expect(await page.textContent('#maintenance-banner')).toBe(
+        'Maintenance: write operations paused (database restore)',
+      );
+      expect(await page.textContent('#maintenance')).toContain('database restore');
+      await screenshot(page, 'console-maintenance-paused');
+
+      await view(page, 'workflow');
+      await page.selectOption('#scope', 'odp_only');
+      await page.click('#force-sync');
+      await confirmDialog(page, 'odp_only');
+      await waitText(page, '#sync-answer', /503 MAINTENANCE_MODE/);
+      expect(await page.getAttribute('#sync-answer', 'data-kind')).toBe('error');
+      expect(await page.isVisible('#maintenance-banner')).toBe(true);
+
+      await view(page, 'maintenance');
+      await page.click('#maintenance-toggle');
+      await confirmDialog(page, 'Resume write operations?');
+      await page.waitForSelector('#maintenance[data-mode="normal"]');
+      expect(await page.isVisible('#maintenance-banner')).toBe(false);
+      expect(w.rateLimited).toEqual([]);
+      expect(w.problems.filter((p) => !/status of 503/.test(p))).toEqual([]);
+      await page.close();
+    });
+  });
+
   describe('operator keys configured, an agent failing, default rate limits', () => {
     let t: TestApp;
 
@@ -540,16 +720,18 @@ const launchArgs = [
         await page.waitForSelector('#view-health:not([hidden])');
 
         // Nothing wider than the window (tables scroll inside their own box).
-        for (const name of SERVED_VIEWS) {
+        for (const name of VIEWS) {
           await view(page, name);
           // Each view shows what it read before it is measured and photographed.
           if (name === 'diagnostics') await waitText(page, '#diag-summary', /matching/);
+          if (name === 'dead-letters') await page.waitForSelector('#dead-letters tr');
+          if (name === 'maintenance') await page.waitForSelector('#maintenance dd');
           if (name === 'health') await page.waitForSelector('#health dd');
           const overflow = await page.evaluate<number>(
             'document.documentElement.scrollWidth - document.documentElement.clientWidth',
           );
-          await screenshot(page, `console-${name}-${viewport.width}`);
           expect([name, overflow]).toEqual([name, 0]);
+          await screenshot(page, `console-${name}-${viewport.width}`);
         }
         expect(w.rateLimited).toEqual([]);
         expect(w.problems.filter((p) => !/status of 404/.test(p))).toEqual([]);
