@@ -200,6 +200,14 @@ describe('maintenance mode across two instances (e2e)', () => {
         .set(operatorHeaders())
         .send({ workflow_id: active.id }),
       request(t.url)
+        .post('/api/orchestrations/replay')
+        .set(operatorHeaders())
+        .send({ selection: { status: ['running', 'completed'] } }),
+      request(t.url)
+        .post('/api/orchestrations/replay')
+        .set(operatorHeaders())
+        .send({ selection: { status: ['running'] }, dry_run: true }),
+      request(t.url)
         .post('/api/diagnostics/last-webhook')
         .set(operatorHeaders())
         .send({ action: 'cleanup_old_events', retention_days: 30 }),

@@ -167,6 +167,8 @@ describe('recovery: event lookup, dead letters, requeue, bulk replay, export (e2
         '?kind=failed&limit=0',
         '?kind=failed&before=abc',
         '?kind=rejected&before=12',
+        // A well-formed cursor whose time PostgreSQL cannot store.
+        `?kind=rejected&before=${Buffer.from(JSON.stringify(['-100000-01-01T00:00:00Z', 'x', 'y'])).toString('base64url')}`,
       ]) {
         const res = await get(`${DEAD_LETTERS}${query}`);
         expect([query, res.status, res.body.code]).toEqual([query, 400, 'VALIDATION_FAILED']);

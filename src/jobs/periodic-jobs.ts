@@ -133,7 +133,8 @@ export class PeriodicJobs {
    * short lease expires), each workflow recorded done with its replay. Stops between workflows on shutdown.
    */
   @Interval(JOBS.bulkReplay.name, SECOND)
-  runBulkReplays(): Promise<boolean> {
+  async runBulkReplays(): Promise<boolean> {
+    if (await this.held()) return false;
     return this.runner.runLeased(JOBS.bulkReplay, () =>
       this.bulkReplay.runPending(() => this.runner.stopping),
     );

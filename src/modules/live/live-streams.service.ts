@@ -208,6 +208,8 @@ export class LiveStreamsService implements OnModuleInit, OnModuleDestroy, Before
     }
     this.metrics.liveStreams.inc({ kind });
     res.once('close', () => this.remove(stream));
+    // The client may have gone while the workflow was looked up: its 'close' has fired already.
+    if (res.destroyed || res.writableEnded) this.remove(stream);
     return stream;
   }
 

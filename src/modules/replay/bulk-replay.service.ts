@@ -20,6 +20,7 @@ import type {
 import type { ReplayOptions } from './replay-plan';
 import { ReplayJobsRepository, type ReplayedWorkflow } from './replay-jobs.repository';
 import { ReplayService } from './replay.service';
+import { MaintenanceModeService } from '../maintenance/maintenance-mode.service';
 
 /**
  * A bulk replay covers at most this many workflows: its list is stored with the job and its preview is computed
@@ -47,10 +48,12 @@ export class BulkReplayService {
     private readonly jobs: ReplayJobsRepository,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
+    private readonly maintenance: MaintenanceModeService,
   ) {}
 
   /** Every status change the replay of the selection would make; writes nothing but the audit record. */
   async preview(body: ReplayRequestDto, actor: AuditActor): Promise<BulkReplayPreviewDto> {
+    await this.maintenance.assertWritable();
     const selection = selectionOf(body.selection!);
     const options = optionsOf(body);
     const selected = await this.select(selection);
@@ -90,6 +93,7 @@ export class BulkReplayService {
 
   /** Stores the job with its list of workflows; the scheduler runs it. */
   async start(body: ReplayRequestDto, actor: AuditActor): Promise<BulkReplayAcceptedDto> {
+    await this.maintenance.assertWritable();
     const selection = selectionOf(body.selection!);
     const selected = await this.select(selection);
     const replayId = newCorrelationId('replay');
@@ -157,7 +161,9 @@ export class BulkReplayService {
       const job = await this.jobs.find(replayId);
       if (!job) continue;
       const options = storedOptionsOf(job.options);
+      // Maintenance mode holds a running bulk replay between two workflows; it goes on when the mode is normal.
       while (!stopping()) {
+        if (await this.maintenance.isPaused()) return { workflows };
         const done = await this.replayNext(replayId, options);
         if (done === 'none_left') break;
         workflows++;

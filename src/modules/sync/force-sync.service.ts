@@ -234,6 +234,8 @@ export class ForceSyncService {
       requestHash({ rerun_of: original.id }),
       async () => {
         const syncId = randomUUID();
+        // Audited once the new workflow exists, so the record never names a workflow that was not created.
+        const launched = await this.launch({ ...spec, rerunOf: { original: original.id, syncId } }, started);
         await this.audit.record({
           action: 'rerun',
           actor: actor.actor,
@@ -242,7 +244,6 @@ export class ForceSyncService {
           route: actor.route,
           details: { rerun_of: original.id, sync_id: syncId },
         });
-        const launched = await this.launch({ ...spec, rerunOf: { original: original.id, syncId } }, started);
         const { status, body } = this.forceSyncAnswer(spec, launched, started);
         return { status, body: { ...body, rerun_of: original.id } };
       },

@@ -539,11 +539,12 @@ export class WebhookEventsRepository {
 
   /**
    * One event by the service's id or the sender's `event_id` (stored under the idempotency key `id:<event_id>`);
-   * the service's id wins when both name an event.
+   * the service's id wins when both name an event. Read on the primary: one indexed row, and an event answered
+   * 202 a moment ago must not be 404 because a replica has not applied it yet.
    */
   async findEvent(ref: string): Promise<StoredEventDetailRow | null> {
     const uuid = isUuid(ref) ? ref.toLowerCase() : null;
-    const rows: StoredEventDetailRow[] = await this.reader.query(
+    const rows: StoredEventDetailRow[] = await this.dataSource.query(
       `SELECT id, sequence, source_event_id, event_type, raw_event_type, workflow_ref, sync_id, workflow_name,
               agent_id, status, execution_status, correlation_id, error_message, occurred_at, received_at,
               processed_at, processing_status, processing_time_ms, processing_error, payload

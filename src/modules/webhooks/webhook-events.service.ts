@@ -342,7 +342,10 @@ export function rejectedCursorOf(value: string): { bucket: Date; reason: string;
       return null;
     const [bucket, reason, clientIp] = parsed;
     const time = new Date(bucket);
-    return Number.isNaN(time.getTime()) ? null : { bucket: time, reason, clientIp };
+    // Only a time PostgreSQL stores (years 1–9999), so a crafted cursor is a 400, never a database error.
+    const year = time.getUTCFullYear();
+    if (Number.isNaN(time.getTime()) || year < 1 || year > 9999) return null;
+    return { bucket: time, reason, clientIp };
   } catch {
     return null;
   }
