@@ -10,7 +10,7 @@ import { RelinkIndexes1796190000000 } from '../../migrations/1796190000000-Relin
 import { Recovery1796196707520 } from '../../migrations/1796196707520-Recovery';
 import { DeadLetterIndex1796196707521 } from '../../migrations/1796196707521-DeadLetterIndex';
 import { WorkflowLifecycleAndMaintenance1796197079578 } from '../../migrations/1796197079578-WorkflowLifecycleAndMaintenance';
-import { ReplicaHeartbeat1796300000000 } from '../../migrations/1796300000000-ReplicaHeartbeat';
+import { ReplicaHeartbeat1796199000000 } from '../../migrations/1796199000000-ReplicaHeartbeat';
 
 /** Every migration, in order. Listed explicitly so that builds and tests load the same classes. */
 export const MIGRATIONS = [
@@ -24,5 +24,5 @@ export const MIGRATIONS = [
   Recovery1796196707520,
   DeadLetterIndex1796196707521,
   WorkflowLifecycleAndMaintenance1796197079578,
-  ReplicaHeartbeat1796300000000,
+  ReplicaHeartbeat1796199000000,
 ];

@@ -948,9 +948,15 @@ export interface components {
              * @example 30000
              */
             cooldown_ms: number;
-            /** @description When it last opened (ISO-8601); null while closed. */
+            /**
+             * @description When it last opened (ISO-8601); null while closed.
+             * @example 2026-01-15T10:00:00.000Z
+             */
             opened_at: string | null;
-            /** @description When a call may probe OPAL (ISO-8601); null while closed. */
+            /**
+             * @description When a call may probe OPAL (ISO-8601); null while closed.
+             * @example 2026-01-15T10:00:30.000Z
+             */
             probe_at: string | null;
         };
         /**
@@ -2608,20 +2614,29 @@ export interface components {
              */
             reason?: string;
         };
+        /**
+         * @description `open` outside production when no `OPERATOR_API_KEYS` are configured (every operator route answers
+         *     without a key); `key_required` otherwise (`Authorization: Bearer <operator key>`).
+         * @enum {string}
+         */
+        OperatorRoutesMode: "open" | "key_required";
+        /**
+         * @description The service's `NODE_ENV`.
+         * @enum {string}
+         */
+        NodeEnvironment: "development" | "test" | "production";
         AdminSessionDto: {
             /**
              * @description `open` outside production when no `OPERATOR_API_KEYS` are configured (every operator route answers
              *     without a key); `key_required` otherwise (`Authorization: Bearer <operator key>`).
              * @example key_required
-             * @enum {string}
              */
-            operator_routes: "open" | "key_required";
+            operator_routes: components["schemas"]["OperatorRoutesMode"];
             /**
              * @description The service's `NODE_ENV`.
              * @example development
-             * @enum {string}
              */
-            environment: "development" | "test" | "production";
+            environment: components["schemas"]["NodeEnvironment"];
         };
     };
     responses: {

@@ -27,12 +27,12 @@ export class CircuitBreakerDto {
   cooldown_ms: number;
   /**
    * When it last opened (ISO-8601); null while closed.
-   * @example null
+   * @example "2026-01-15T10:00:00.000Z"
    */
   opened_at: string | null;
   /**
    * When a call may probe OPAL (ISO-8601); null while closed.
-   * @example null
+   * @example "2026-01-15T10:00:30.000Z"
    */
   probe_at: string | null;
   /** The state is this instance's own. */

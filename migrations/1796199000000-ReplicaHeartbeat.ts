@@ -1,8 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** The heartbeat row that measures a read replica's lag (written on the primary, read on the replica). */
-export class ReplicaHeartbeat1796300000000 implements MigrationInterface {
-  name = 'ReplicaHeartbeat1796300000000';
+export class ReplicaHeartbeat1796199000000 implements MigrationInterface {
+  name = 'ReplicaHeartbeat1796199000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
